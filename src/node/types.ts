@@ -1,0 +1,117 @@
+import type { Direction } from '../transport/types.js';
+
+/**
+ * The public face of a running node: what the daemon's stdin mode, the gRPC
+ * API and the tests use. Implemented by `Node` in ./node.ts.
+ */
+
+export interface PeerInfo {
+  /** Hex node id. */
+  nodeId: string;
+  /** host:port of the TCP connection's remote end. */
+  address: string;
+  /** host:port the peer says it listens on (remote host + its listen port), '' if it does not listen. */
+  listenAddress: string;
+  direction: Direction;
+  /** Milliseconds since the Unix epoch when the session was established. */
+  connectedSinceMs: number;
+  /** Last measured round-trip time in ms, -1 before the first pong. */
+  rttMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Protocols the peer advertised, as "name/version". */
+  protocols: string[];
+  userAgent: string;
+  persistent: boolean;
+}
+
+export interface NodeInfo {
+  nodeId: string;
+  version: string;
+  network: string;
+  networkId: number;
+  /** The address the TCP listener is bound to (actual port, after port 0 resolution). */
+  listenAddress: string;
+  /** Addresses peers observed for this node (from their view of our connections). */
+  observedAddresses: string[];
+  grpcAddress: string;
+  startedAtMs: number;
+  uptimeMs: number;
+  peersInbound: number;
+  peersOutbound: number;
+  /** Number of messages in the persistent message log. */
+  messageLogSize: number;
+}
+
+/** One delivered broadcast, as stored in the message log. */
+export interface StoredMessage {
+  /** Position in this node's log, starting at 1, strictly increasing. */
+  seq: bigint;
+  /** 32-byte message id. */
+  id: Uint8Array;
+  topic: string;
+  /** Hex node id of the origin. */
+  origin: string;
+  hops: number;
+  /** Origin's timestamp (ms since epoch). */
+  timestampMs: number;
+  /** When this node delivered it (ms since epoch). */
+  receivedAtMs: number;
+  payload: Uint8Array;
+}
+
+export type DisconnectCause =
+  | 'requested'
+  | 'duplicate'
+  | 'self'
+  | 'wrong-network'
+  | 'incompatible-version'
+  | 'handshake-failed'
+  | 'protocol-violation'
+  | 'timeout'
+  | 'too-many-peers'
+  | 'slow-reader'
+  | 'banned'
+  | 'connection-lost';
+
+export type PeerEvent =
+  | { type: 'connected'; peer: PeerInfo }
+  | { type: 'disconnected'; peer: PeerInfo; reason: DisconnectCause; detail: string };
+
+/** A message sent straight to this node by one peer (SendToPeer), not relayed and not logged. */
+export interface DirectMessage {
+  from: string;
+  topic: string;
+  payload: Uint8Array;
+  receivedAtMs: number;
+}
+
+export interface NodeApi {
+  readonly nodeId: string;
+  info(): Promise<NodeInfo>;
+  /**
+   * Dial host:port, wait for the handshake (up to timeoutMs) and return the
+   * peer. Rejects with a PheromonesError whose kind says why: 'refused',
+   * 'timeout', 'wrong-network', 'handshake-failed', 'invalid-argument'.
+   */
+  addPeer(address: string, options: { persistent: boolean; timeoutMs: number }): Promise<PeerInfo>;
+  /** Disconnect a peer by hex node id or by address, and forget it if persistent. Rejects 'not-found'. */
+  removePeer(idOrAddress: string): Promise<PeerInfo>;
+  listPeers(): PeerInfo[];
+  /** Broadcast to the network; also delivered (and logged) locally. Resolves with the message once logged. */
+  broadcast(topic: string, payload: Uint8Array): Promise<StoredMessage>;
+  /** Send to one connected peer only. Rejects 'not-found' when not connected. */
+  sendToPeer(nodeId: string, topic: string, payload: Uint8Array): Promise<void>;
+  /** Messages with seq > afterSeq, oldest first, at most limit. */
+  listMessages(afterSeq: bigint, limit: number, topic?: string): Promise<StoredMessage[]>;
+  /** Look up one logged message by id. */
+  getMessage(id: Uint8Array): Promise<StoredMessage | undefined>;
+  /** Every message as it is logged (seq order). Returns an unsubscribe function. */
+  onMessage(listener: (msg: StoredMessage) => void): () => void;
+  onDirect(listener: (msg: DirectMessage) => void): () => void;
+  onPeerEvent(listener: (ev: PeerEvent) => void): () => void;
+  /** True once the data is loaded and the node is serving. */
+  readonly ready: boolean;
+}

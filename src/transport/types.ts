@@ -1,0 +1,67 @@
+import type { EventEmitter } from 'node:events';
+import type { DisconnectReason, Envelope, NodeHello } from '../gen/pheromones/wire/v1/wire_pb.js';
+import type { NodeIdentity } from '../crypto/identity.js';
+
+export type Direction = 'inbound' | 'outbound';
+
+/** Send lanes: control frames (ping, pong, disconnect) always go before bulk ones. */
+export type Lane = 'control' | 'bulk';
+
+/** What this node states about itself in every handshake (docs/protocol.md). */
+export interface LocalHello {
+  networkId: number;
+  protocolVersion: number;
+  listenPort: number;
+  protocols: { name: string; versions: number[] }[];
+  userAgent: string;
+}
+
+export interface SecureTransportOptions {
+  identity: NodeIdentity;
+  hello: LocalHello;
+  /** A peer that has not completed the handshake by then is dropped (default 10 s). */
+  handshakeTimeoutMs: number;
+  /** Largest frame body accepted or sent (default 4 MiB). */
+  maxFrameBytes: number;
+}
+
+export interface CloseInfo {
+  reason: DisconnectReason;
+  detail: string;
+  /** True when the remote side sent the Disconnect or dropped the socket. */
+  remote: boolean;
+  error?: Error;
+}
+
+/**
+ * An authenticated, encrypted, framed connection to one peer.
+ * Events:
+ * - 'message' (env: Envelope, bodyBytes: number): one decrypted, decoded frame.
+ *   Disconnect envelopes are consumed by the connection itself (they end it
+ *   with a remote CloseInfo) and never emitted.
+ * - 'drain': queued bytes fell below the low-water mark.
+ * - 'close' (info: CloseInfo): emitted exactly once. A frame that fails to
+ *   decrypt or decode ends the connection with PROTOCOL_VIOLATION and an
+ *   `error` whose kind is 'protocol-violation', so the peer layer can score it.
+ */
+export interface SecureConnection extends EventEmitter {
+  readonly direction: Direction;
+  /** Hex node id of the authenticated remote peer. */
+  readonly remoteId: string;
+  /** What the remote stated in its handshake (protocols, listen port, user agent...). */
+  readonly remoteHello: NodeHello;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Bytes written to / read from the TCP socket, handshake included. */
+  readonly bytesWritten: number;
+  readonly bytesRead: number;
+  /** Bytes accepted by send() and not yet handed to the kernel. */
+  readonly queuedBytes: number;
+  readonly closed: boolean;
+  /** Encode and queue one Envelope. */
+  send(env: Envelope, lane?: Lane): void;
+  /** Queue an already encoded Envelope (encode once, send to many). */
+  sendEncoded(body: Uint8Array, lane?: Lane): void;
+  /** Send a Disconnect with this reason (best effort), then close the socket. */
+  close(reason: DisconnectReason, detail?: string): void;
+}
