@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+
+/** Everything a Node needs; the daemon fills it from flags and environment. */
+export interface NodeConfig {
+  /** Directory holding the identity key, LevelDB and the API cookie. Created if missing. */
+  dataDir: string;
+  /** Network name, e.g. "devnet"; its magic (network id) keeps networks apart. */
+  network: string;
+  /** Host to bind the P2P listener to ("0.0.0.0", "127.0.0.1", "::"). */
+  listenHost: string;
+  /** Port to bind; 0 picks a free one (see NodeInfo.listenAddress for the result). */
+  listenPort: number;
+  /** Persistent peers (host:port), dialled at start and redialled with backoff. */
+  peers: string[];
+  maxInbound: number;
+  maxOutbound: number;
+  /** Where the gRPC API is served; reported by info(), served by src/api. */
+  grpcAddress: string;
+  logger: Logger;
+  /** Tunables; tests shorten them. Defaults in DEFAULT_TUNING. */
+  tuning?: Partial<NodeTuning>;
+}
+
+export interface NodeTuning {
+  handshakeTimeoutMs: number;
+  maxFrameBytes: number;
+  pingIntervalMs: number;
+  /** A peer silent for this long is dropped. */
+  pingTimeoutMs: number;
+  /** Bytes a peer's send queue may hold before the peer is dropped as a slow reader. */
+  maxQueuedBytes: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  gossipTtl: number;
+  seenCacheEntries: number;
+  seenCacheTtlMs: number;
+}
+
+export const DEFAULT_TUNING: NodeTuning = {
+  handshakeTimeoutMs: 10_000,
+  maxFrameBytes: 4 * 1024 * 1024,
+  pingIntervalMs: 10_000,
+  pingTimeoutMs: 30_000,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  reconnectBaseMs: 500,
+  reconnectMaxMs: 30_000,
+  gossipTtl: 16,
+  seenCacheEntries: 100_000,
+  seenCacheTtlMs: 10 * 60_000,
+};
