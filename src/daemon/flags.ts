@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PheromonesError } from '../errors.js';
 import { DEFAULT_TUNING, type NodeTuning } from '../node/config.js';
+import { formatAddress, parseAddress, type HostPort } from '../peer/address.js';
 
 /**
  * Command line and environment of `pheromones-node`. Every flag can also be
@@ -12,11 +13,6 @@ import { DEFAULT_TUNING, type NodeTuning } from '../node/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
 
 export interface DaemonOptions {
   listen: HostPort;
@@ -157,7 +153,17 @@ export function parseHostPort(text: string, what: string, opts: { allowEmptyHost
 
 /** host:port text for a parsed address, bracketing IPv6 hosts. */
 export function formatHostPort({ host, port }: HostPort): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatAddress(host, port);
+}
+
+/** A peer address, checked by the same rules the peer layer dials with. */
+function parsePeer(text: string, source: string): string {
+  try {
+    const { host, port } = parseAddress(text);
+    return formatAddress(host, port);
+  } catch (err) {
+    throw new UsageError(`${source}: ${(err as Error).message}`);
+  }
 }
 
 function parseCount(text: string, what: string, min: number, max: number): number {
@@ -226,13 +232,7 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
           .map((s) => s.trim())
           .filter(Boolean)
           .map((value) => ({ value, source: envName('peer') }));
-  const peers = [
-    ...new Set(
-      peerTexts.map(({ value, source }) =>
-        formatHostPort(parseHostPort(value, source, { allowEmptyHost: false, allowPortZero: false })),
-      ),
-    ),
-  ];
+  const peers = [...new Set(peerTexts.map(({ value, source }) => parsePeer(value, source)))];
 
   const networkText = withDefault('network');
   const network = networkText.value.trim();

@@ -127,8 +127,8 @@ describe('daemon flags', () => {
     rejects(['--listen'], {}, /--listen/);
     rejects(['--listen', '7000'], {}, /--listen: "7000" is not host:port/);
     rejects(['--listen', '1.2.3.4:65536'], {}, /out of range/);
-    rejects(['--peer', ':7000'], {}, /--peer: ":7000" has no host/);
-    rejects(['--peer', 'host:0'], {}, /--peer: port 0 is out of range/);
+    rejects(['--peer', ':7000'], {}, /--peer: ":7000"/);
+    rejects(['--peer', 'host:0'], {}, /--peer: "host:0": port must be between 1 and 65535/);
     rejects(['--peer', 'ho st:1'], {}, /--peer/);
     rejects([], { PHEROMONES_PEER: 'x:1,nonsense' }, /PHEROMONES_PEER: "nonsense"/);
     rejects(['--max-inbound', '-1'], {}, /--max-inbound/);
