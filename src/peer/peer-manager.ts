@@ -1,0 +1,444 @@
+import { randomBytes } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
+import type { Logger } from 'pino';
+import { PheromonesError } from '../errors.js';
+import { DisconnectReason, PingSchema, PongSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
+import type { NodeTuning } from '../node/config.js';
+import type { DisconnectCause, PeerEvent, PeerInfo } from '../node/types.js';
+import type { CloseInfo, Direction, SecureConnection } from '../transport/types.js';
+import { formatAddress, normaliseHost, ownHosts, parseAddress } from './address.js';
+import { backoffDelay } from './backoff.js';
+import { newConnectionWins } from './duplicate.js';
+import { envelope, Peer } from './peer.js';
+import type { EnvelopeCase, Protocol } from './protocol.js';
+import { causeOf } from './reasons.js';
+
+/** Dial host:port and complete the secure handshake (the transport, injected so this layer can be tested alone). */
+export type Dialer = (host: string, port: number, timeoutMs: number) => Promise<SecureConnection>;
+
+export interface PeerManagerOptions {
+  localId: string;
+  tuning: NodeTuning;
+  maxInbound: number;
+  maxOutbound: number;
+  logger: Logger;
+  dial: Dialer;
+}
+
+/** A peer to keep connected: dialled at start, redialled with backoff whenever the link drops. */
+interface PersistentEntry {
+  key: string;
+  host: string;
+  port: number;
+  nodeId: string | undefined;
+  attempt: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Holds one live session per remote node id: admits connections from both
+ * directions (duplicate rule, self check, slots), dispatches envelopes to the
+ * registered protocols, runs keep-alive, and keeps persistent peers dialled.
+ */
+export class PeerManager {
+  private readonly live = new Map<string, Peer>();
+  private readonly protocolsByName = new Map<string, Protocol>();
+  private readonly protocolsByCase = new Map<EnvelopeCase, Protocol>();
+  private readonly persistent = new Map<string, PersistentEntry>();
+  private readonly pendingDials = new Map<string, Promise<Peer>>();
+  private readonly listeners = new Set<(ev: PeerEvent) => void>();
+  private readonly log: Logger;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private listenHost = '';
+  private listenPort = 0;
+  private selfHosts = new Set<string>();
+  private stopped = false;
+
+  constructor(private readonly opts: PeerManagerOptions) {
+    this.log = opts.logger;
+  }
+
+  get localId(): string {
+    return this.opts.localId;
+  }
+
+  registerProtocol(protocol: Protocol): void {
+    if (this.protocolsByName.has(protocol.name)) {
+      throw new PheromonesError('already-exists', `protocol "${protocol.name}" is already registered`);
+    }
+    for (const c of protocol.envelopes) {
+      const owner = this.protocolsByCase.get(c);
+      if (owner !== undefined) throw new PheromonesError('already-exists', `envelope "${c}" already belongs to protocol "${owner.name}"`);
+    }
+    this.protocolsByName.set(protocol.name, protocol);
+    for (const c of protocol.envelopes) this.protocolsByCase.set(c, protocol);
+  }
+
+  /** What the handshake advertises. */
+  localProtocols(): { name: string; versions: number[] }[] {
+    return [...this.protocolsByName.values()].map((p) => ({ name: p.name, versions: [...p.versions] }));
+  }
+
+  /** Where our listener is, so we never dial it. */
+  setListenAddress(host: string, port: number): void {
+    this.listenHost = host;
+    this.listenPort = port;
+    this.selfHosts = ownHosts(host);
+  }
+
+  start(): void {
+    const t = this.opts.tuning;
+    const tick = Math.max(10, Math.min(t.pingIntervalMs, Math.floor(t.pingTimeoutMs / 2)));
+    this.keepAliveTimer = setInterval(() => this.keepAlive(), tick);
+    this.keepAliveTimer.unref();
+  }
+
+  onEvent(listener: (ev: PeerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get(nodeId: string): Peer | undefined {
+    return this.live.get(nodeId);
+  }
+
+  peers(): Peer[] {
+    return [...this.live.values()];
+  }
+
+  list(): PeerInfo[] {
+    return this.peers().map((p) => p.info());
+  }
+
+  count(direction: Direction): number {
+    let n = 0;
+    for (const p of this.live.values()) if (p.direction === direction) n++;
+    return n;
+  }
+
+  isOwnAddress(host: string, port: number): boolean {
+    return this.listenPort !== 0 && port === this.listenPort && this.selfHosts.has(normaliseHost(host));
+  }
+
+  /** A connection the listener accepted, handshake done. */
+  accept(conn: SecureConnection): void {
+    try {
+      this.admit(conn, false);
+    } catch (err) {
+      this.log.debug({ peer: conn.remoteId, err: (err as Error).message }, 'inbound connection refused');
+    }
+  }
+
+  /**
+   * Dial `address` (unless already connected to it) and resolve with the
+   * session. Persistent peers are redialled whenever the link drops.
+   */
+  async connect(address: string, options: { persistent: boolean; timeoutMs: number }): Promise<Peer> {
+    const { host, port } = parseAddress(address);
+    const key = formatAddress(host, port);
+    if (this.isOwnAddress(host, port)) {
+      throw new PheromonesError('invalid-argument', `${key} is this node's own listen address`);
+    }
+    const peer = await this.dialOnce(host, port, options.timeoutMs, options.persistent);
+    if (options.persistent) {
+      peer.persistent = true;
+      const entry = this.persistentEntry(host, port);
+      entry.nodeId = peer.id;
+      entry.attempt = 0;
+    }
+    return peer;
+  }
+
+  /** Keep `address` connected from now on; the first dial happens in the background. */
+  addPersistent(address: string): void {
+    const { host, port } = parseAddress(address);
+    if (this.isOwnAddress(host, port)) {
+      this.log.warn({ address }, 'not dialling a persistent peer that is this node itself');
+      return;
+    }
+    const entry = this.persistentEntry(host, port);
+    if (entry.timer === undefined) {
+      entry.timer = setTimeout(() => void this.redial(entry), 0);
+      entry.timer.unref();
+    }
+  }
+
+  /** Disconnect by node id or address and stop redialling it. */
+  remove(idOrAddress: string): PeerInfo {
+    let peer = this.live.get(idOrAddress.toLowerCase());
+    let key: string | undefined;
+    if (peer === undefined) {
+      try {
+        const { host, port } = parseAddress(idOrAddress);
+        key = formatAddress(host, port);
+        peer = this.findByAddress(key);
+      } catch {
+        // not an address either: not found below
+      }
+    }
+    const entries = [...this.persistent.values()].filter(
+      (e) => e.key === key || (peer !== undefined && (e.nodeId === peer.id || e.key === peer.address || e.key === peer.listenAddress)),
+    );
+    for (const e of entries) this.forget(e);
+    if (peer !== undefined) {
+      peer.persistent = false;
+      const info = peer.info();
+      this.closePeer(peer, DisconnectReason.REQUESTED, 'removed by the operator');
+      return info;
+    }
+    const entry = entries[0];
+    if (entry === undefined) throw new PheromonesError('not-found', `no peer "${idOrAddress}" (neither a connected node id nor an address)`);
+    return {
+      nodeId: entry.nodeId ?? '',
+      address: entry.key,
+      listenAddress: entry.key,
+      direction: 'outbound',
+      connectedSinceMs: 0,
+      rttMs: -1,
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      protocols: [],
+      userAgent: '',
+      persistent: true,
+    };
+  }
+
+  /** Disconnect every peer (REQUESTED), stop timers and redials; resolves once the connections are closed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
+    for (const e of this.persistent.values()) this.forget(e);
+    const closing = this.peers().map((p) => {
+      const done = waitClosed(p.conn);
+      this.closePeer(p, DisconnectReason.REQUESTED, 'node shutting down');
+      return done;
+    });
+    await Promise.race([Promise.all(closing), delay(2000)]);
+  }
+
+  private dialOnce(host: string, port: number, timeoutMs: number, persistent: boolean): Promise<Peer> {
+    if (this.stopped) return Promise.reject(new PheromonesError('unavailable', 'the node is shutting down'));
+    const key = formatAddress(host, port);
+    const existing = this.findByAddress(key);
+    if (existing !== undefined) return Promise.resolve(existing);
+    const pending = this.pendingDials.get(key);
+    if (pending !== undefined) return pending;
+    if (!persistent && this.count('outbound') >= this.opts.maxOutbound) {
+      return Promise.reject(
+        new PheromonesError('resource-exhausted', `all ${this.opts.maxOutbound} outbound slots are in use; add it as persistent or raise --max-outbound`),
+      );
+    }
+    const dial = this.opts
+      .dial(host, port, timeoutMs)
+      .then((conn) => this.admit(conn, persistent))
+      .finally(() => this.pendingDials.delete(key));
+    this.pendingDials.set(key, dial);
+    return dial;
+  }
+
+  private admit(conn: SecureConnection, persistentHint: boolean): Peer {
+    if (this.stopped) {
+      conn.close(DisconnectReason.REQUESTED, 'node shutting down');
+      throw new PheromonesError('unavailable', 'the node is shutting down');
+    }
+    if (conn.remoteId === this.opts.localId) {
+      conn.close(DisconnectReason.SELF, 'connected to itself');
+      throw new PheromonesError('invalid-argument', 'that address is this node itself');
+    }
+    const entry = this.persistentFor(conn);
+    const persistent = persistentHint || entry !== undefined;
+    const existing = this.live.get(conn.remoteId);
+    if (existing !== undefined) {
+      if (!newConnectionWins(this.opts.localId, conn.remoteId, existing.direction, conn.direction)) {
+        conn.close(DisconnectReason.DUPLICATE, 'already connected to this node');
+        if (persistent) existing.persistent = true;
+        if (entry !== undefined) entry.nodeId = existing.id;
+        return existing;
+      }
+      persistentHint ||= existing.persistent;
+      this.closePeer(existing, DisconnectReason.DUPLICATE, 'replaced by the connection dialled by the lower node id');
+    } else if (!persistent) {
+      const max = conn.direction === 'inbound' ? this.opts.maxInbound : this.opts.maxOutbound;
+      if (this.count(conn.direction) >= max) {
+        conn.close(DisconnectReason.TOO_MANY_PEERS, `all ${max} ${conn.direction} slots are in use`);
+        throw new PheromonesError('resource-exhausted', `no free ${conn.direction} slot for ${conn.remoteId}`);
+      }
+    }
+    if (conn.closed) throw new PheromonesError('unavailable', `connection to ${conn.remoteId} closed during the handshake`);
+
+    const peer = new Peer(conn, this.opts.tuning.maxQueuedBytes, persistent || persistentHint, Date.now());
+    if (entry !== undefined) {
+      entry.nodeId = peer.id;
+      entry.attempt = 0;
+    }
+    this.live.set(peer.id, peer);
+    conn.on('message', (env: Envelope) => this.onEnvelope(peer, env));
+    conn.once('close', (info: CloseInfo) => this.finish(peer, causeOf(info.reason), info.detail || (info.error?.message ?? '')));
+    for (const [name, protocol] of this.protocolsByName) {
+      const versions = peer.remoteProtocols.get(name);
+      if (versions !== undefined && versions.some((v) => protocol.versions.includes(v))) peer.open.add(name);
+    }
+    this.log.info({ peer: peer.id, address: peer.address, direction: peer.direction }, 'peer connected');
+    for (const name of peer.open) this.guard(() => this.protocolsByName.get(name)?.onOpen?.(peer), `${name} onOpen`);
+    this.emit({ type: 'connected', peer: peer.info() });
+    return peer;
+  }
+
+  private onEnvelope(peer: Peer, env: Envelope): void {
+    if (peer.closed) return;
+    const now = Date.now();
+    peer.messagesIn++;
+    peer.lastHeardMs = now;
+    const kind = env.kind;
+    if (kind.case === 'ping') {
+      peer.send(envelope({ case: 'pong', value: create(PongSchema, { value: kind.value.value }) }), 'control');
+      return;
+    }
+    if (kind.case === 'pong') {
+      if (peer.pingValue !== undefined && kind.value.value === peer.pingValue) {
+        peer.rttMs = now - peer.pingSentMs;
+        peer.pingValue = undefined;
+      }
+      return;
+    }
+    const protocol = kind.case === undefined ? undefined : this.protocolsByCase.get(kind.case);
+    if (protocol === undefined) {
+      this.closePeer(peer, DisconnectReason.PROTOCOL_VIOLATION, `unexpected ${kind.case ?? 'empty'} message`);
+      return;
+    }
+    if (!peer.open.has(protocol.name)) {
+      this.closePeer(peer, DisconnectReason.PROTOCOL_VIOLATION, `${kind.case} message without advertising protocol ${protocol.name}`);
+      return;
+    }
+    try {
+      const result = protocol.onMessage(peer, env);
+      if (result !== undefined) result.catch((err: unknown) => this.protocolError(peer, protocol, err));
+    } catch (err) {
+      this.protocolError(peer, protocol, err);
+    }
+  }
+
+  private protocolError(peer: Peer, protocol: Protocol, err: unknown): void {
+    if (err instanceof PheromonesError && err.kind === 'protocol-violation') {
+      this.closePeer(peer, DisconnectReason.PROTOCOL_VIOLATION, `${protocol.name}: ${err.message}`);
+      return;
+    }
+    if (peer.closed || this.stopped) return;
+    this.log.error({ peer: peer.id, protocol: protocol.name, err }, 'protocol handler failed');
+  }
+
+  private keepAlive(): void {
+    const t = this.opts.tuning;
+    const now = Date.now();
+    for (const peer of this.peers()) {
+      if (now - peer.lastHeardMs > t.pingTimeoutMs) {
+        this.closePeer(peer, DisconnectReason.TIMEOUT, `nothing heard for ${now - peer.lastHeardMs} ms`);
+        continue;
+      }
+      if (now - peer.pingSentMs >= t.pingIntervalMs) {
+        const value = randomBytes(8).readBigUInt64BE();
+        peer.pingValue = value;
+        peer.pingSentMs = now;
+        peer.send(envelope({ case: 'ping', value: create(PingSchema, { value }) }), 'control');
+      }
+      peer.checkQueue();
+    }
+  }
+
+  private closePeer(peer: Peer, reason: DisconnectReason, detail: string): void {
+    peer.conn.close(reason, detail);
+    this.finish(peer, causeOf(reason), detail);
+  }
+
+  /** Let go of a session: protocols and listeners hear about it once; persistent peers get redialled. */
+  private finish(peer: Peer, cause: DisconnectCause, detail: string): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    if (this.live.get(peer.id) === peer) this.live.delete(peer.id);
+    for (const name of peer.open) this.guard(() => this.protocolsByName.get(name)?.onClose?.(peer, cause), `${name} onClose`);
+    this.log.info({ peer: peer.id, address: peer.address, cause, detail }, 'peer disconnected');
+    this.emit({ type: 'disconnected', peer: peer.info(), reason: cause, detail });
+    if (this.stopped || this.live.has(peer.id)) return;
+    for (const e of this.persistent.values()) {
+      if (e.nodeId === peer.id || e.key === peer.address || e.key === peer.listenAddress) this.scheduleRedial(e);
+    }
+  }
+
+  private scheduleRedial(entry: PersistentEntry): void {
+    if (this.stopped || entry.timer !== undefined || this.persistent.get(entry.key) !== entry) return;
+    const t = this.opts.tuning;
+    const wait = backoffDelay(entry.attempt++, t.reconnectBaseMs, t.reconnectMaxMs);
+    this.log.debug({ address: entry.key, waitMs: wait }, 'redial scheduled');
+    entry.timer = setTimeout(() => void this.redial(entry), wait);
+    entry.timer.unref();
+  }
+
+  private async redial(entry: PersistentEntry): Promise<void> {
+    entry.timer = undefined;
+    if (this.stopped || this.persistent.get(entry.key) !== entry) return;
+    if (entry.nodeId !== undefined && this.live.has(entry.nodeId)) return;
+    try {
+      const peer = await this.dialOnce(entry.host, entry.port, this.opts.tuning.handshakeTimeoutMs, true);
+      peer.persistent = true;
+      entry.nodeId = peer.id;
+      entry.attempt = 0;
+    } catch (err) {
+      this.log.debug({ address: entry.key, err: (err as Error).message }, 'dial to persistent peer failed');
+      if (entry.nodeId === undefined || !this.live.has(entry.nodeId)) this.scheduleRedial(entry);
+    }
+  }
+
+  private persistentEntry(host: string, port: number): PersistentEntry {
+    const key = formatAddress(host, port);
+    let entry = this.persistent.get(key);
+    if (entry === undefined) {
+      entry = { key, host: normaliseHost(host), port, nodeId: undefined, attempt: 0, timer: undefined };
+      this.persistent.set(key, entry);
+    }
+    return entry;
+  }
+
+  private persistentFor(conn: SecureConnection): PersistentEntry | undefined {
+    const listen = conn.remoteHello.listenPort > 0 ? formatAddress(conn.remoteAddress, conn.remoteHello.listenPort) : '';
+    const remote = formatAddress(conn.remoteAddress, conn.remotePort);
+    for (const e of this.persistent.values()) {
+      if (e.nodeId === conn.remoteId || e.key === listen || e.key === remote) return e;
+    }
+    return undefined;
+  }
+
+  private forget(entry: PersistentEntry): void {
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (this.persistent.get(entry.key) === entry) this.persistent.delete(entry.key);
+  }
+
+  private findByAddress(key: string): Peer | undefined {
+    for (const p of this.live.values()) if (p.address === key || p.listenAddress === key) return p;
+    return undefined;
+  }
+
+  private emit(ev: PeerEvent): void {
+    for (const l of this.listeners) this.guard(() => l(ev), 'peer event listener');
+  }
+
+  private guard(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, `${what} threw`);
+    }
+  }
+}
+
+function waitClosed(conn: SecureConnection): Promise<void> {
+  if (conn.closed) return Promise.resolve();
+  return new Promise((resolve) => conn.once('close', () => resolve()));
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

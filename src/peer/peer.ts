@@ -1,0 +1,102 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import { DisconnectReason, EnvelopeSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
+import type { PeerInfo } from '../node/types.js';
+import type { Direction, Lane, SecureConnection } from '../transport/types.js';
+import { formatAddress } from './address.js';
+
+/**
+ * One live, registered session with a remote node: the connection plus what
+ * the peer layer tracks about it. Protocols get this object and send through
+ * it; every send is checked against the send-queue bound.
+ */
+export class Peer {
+  readonly id: string;
+  readonly direction: Direction;
+  readonly address: string;
+  readonly listenAddress: string;
+  readonly connectedSinceMs: number;
+  persistent: boolean;
+  rttMs = -1;
+  messagesIn = 0;
+  messagesOut = 0;
+  lastHeardMs: number;
+  /** Outstanding ping: its value and when it went out. */
+  pingValue: bigint | undefined;
+  pingSentMs = 0;
+  /** Protocols both sides speak on this session (name → remote versions). */
+  readonly remoteProtocols: ReadonlyMap<string, readonly number[]>;
+  /** Protocols opened on this session: spoken by both sides. */
+  readonly open = new Set<string>();
+  /** Set once the peer layer has let go of this session. */
+  closed = false;
+
+  constructor(
+    readonly conn: SecureConnection,
+    private readonly maxQueuedBytes: number,
+    persistent: boolean,
+    now: number,
+  ) {
+    this.id = conn.remoteId;
+    this.direction = conn.direction;
+    this.address = formatAddress(conn.remoteAddress, conn.remotePort);
+    const listenPort = conn.remoteHello.listenPort;
+    this.listenAddress = listenPort > 0 ? formatAddress(conn.remoteAddress, listenPort) : '';
+    this.connectedSinceMs = now;
+    this.lastHeardMs = now;
+    this.persistent = persistent;
+    const protocols = new Map<string, readonly number[]>();
+    for (const p of conn.remoteHello.protocols) protocols.set(p.name, [...p.versions]);
+    this.remoteProtocols = protocols;
+  }
+
+  /** Encode and queue one Envelope; false when the session is gone. */
+  send(env: Envelope, lane: Lane = 'bulk'): boolean {
+    return this.sendEncoded(toBinary(EnvelopeSchema, env), lane);
+  }
+
+  /** Queue an Envelope encoded once for many peers; false when the session is gone. */
+  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): boolean {
+    if (this.closed || this.conn.closed) return false;
+    this.conn.sendEncoded(body, lane);
+    this.messagesOut++;
+    this.checkQueue();
+    return !this.conn.closed;
+  }
+
+  /**
+   * A peer that does not read would make its queue grow without bound; past
+   * the limit it is dropped instead.
+   */
+  checkQueue(): void {
+    if (!this.conn.closed && this.conn.queuedBytes > this.maxQueuedBytes) {
+      this.conn.close(
+        DisconnectReason.SLOW_READER,
+        `send queue over ${this.maxQueuedBytes} bytes (${this.conn.queuedBytes} queued)`,
+      );
+    }
+  }
+
+  info(): PeerInfo {
+    const protocols: string[] = [];
+    for (const [name, versions] of this.remoteProtocols) for (const v of versions) protocols.push(`${name}/${v}`);
+    return {
+      nodeId: this.id,
+      address: this.address,
+      listenAddress: this.listenAddress,
+      direction: this.direction,
+      connectedSinceMs: this.connectedSinceMs,
+      rttMs: this.rttMs,
+      bytesIn: this.conn.bytesRead,
+      bytesOut: this.conn.bytesWritten,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      protocols,
+      userAgent: this.conn.remoteHello.userAgent,
+      persistent: this.persistent,
+    };
+  }
+}
+
+export function envelope(kind: Envelope['kind']): Envelope {
+  return create(EnvelopeSchema, { kind });
+}

@@ -1,0 +1,30 @@
+import { Level } from 'level';
+import { PheromonesError } from '../errors.js';
+
+/** Keys and values are raw bytes everywhere; each sublevel encodes its own records. */
+export type Database = Level<Uint8Array, Uint8Array>;
+
+export function bytesSublevel(db: Database, name: string) {
+  return db.sublevel<Uint8Array, Uint8Array>(name, { keyEncoding: 'view', valueEncoding: 'view' });
+}
+
+export type BytesSublevel = ReturnType<typeof bytesSublevel>;
+
+/**
+ * Open the node's LevelDB at `path`. LevelDB holds a file lock for as long as
+ * it is open, which is what stops two nodes sharing a data dir; that case
+ * gets a message naming the directory instead of LevelDB's IO error.
+ */
+export async function openDatabase(path: string, dataDir: string): Promise<Database> {
+  const db: Database = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    if (cause?.code === 'LEVEL_LOCKED') {
+      throw new PheromonesError('failed-precondition', `data dir ${dataDir} is in use by another pheromones-node`, { cause: err });
+    }
+    throw new PheromonesError('internal', `cannot open the database at ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return db;
+}

@@ -1,0 +1,133 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { MessageRecordSchema } from '../gen/pheromones/store/v1/store_pb.js';
+import type { StoredMessage } from '../node/types.js';
+import { bytesSublevel, type BytesSublevel, type Database } from './database.js';
+
+/** A message about to be logged: everything but the seq the log assigns. */
+export type NewMessage = Omit<StoredMessage, 'seq'>;
+
+export function seqKey(seq: bigint): Uint8Array {
+  const key = new Uint8Array(8);
+  new DataView(key.buffer).setBigUint64(0, seq);
+  return key;
+}
+
+function seqFromKey(key: Uint8Array): bigint {
+  if (key.length !== 8) throw new Error(`message log key of ${key.length} bytes, expected 8`);
+  return new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function encodeRecord(msg: NewMessage): Uint8Array {
+  return toBinary(
+    MessageRecordSchema,
+    create(MessageRecordSchema, {
+      id: msg.id,
+      topic: msg.topic,
+      origin: Buffer.from(msg.origin, 'hex'),
+      hops: msg.hops,
+      timestampMs: BigInt(msg.timestampMs),
+      receivedAtMs: BigInt(msg.receivedAtMs),
+      payload: msg.payload,
+    }),
+  );
+}
+
+function decodeRecord(seq: bigint, bytes: Uint8Array): StoredMessage {
+  const r = fromBinary(MessageRecordSchema, bytes);
+  return {
+    seq,
+    id: r.id,
+    topic: r.topic,
+    origin: toHex(r.origin),
+    hops: r.hops,
+    timestampMs: Number(r.timestampMs),
+    receivedAtMs: Number(r.receivedAtMs),
+    payload: r.payload,
+  };
+}
+
+/**
+ * The delivered-message log: records under an 8-byte big-endian sequence key
+ * (so LevelDB's key order is arrival order) plus an id → seq index. Appends
+ * run one at a time so that seq order is exactly the order append() was
+ * called in.
+ */
+export class MessageLog {
+  private readonly messages: BytesSublevel;
+  private readonly ids: BytesSublevel;
+  private nextSeq = 1n;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly db: Database) {
+    this.messages = bytesSublevel(db, 'messages');
+    this.ids = bytesSublevel(db, 'message-ids');
+  }
+
+  /** Recover the sequence and size from what is on disk. */
+  static async open(db: Database): Promise<MessageLog> {
+    const log = new MessageLog(db);
+    for await (const key of log.messages.keys({ reverse: true, limit: 1 })) {
+      log.nextSeq = seqFromKey(key) + 1n;
+    }
+    return log;
+  }
+
+  /** Seqs start at 1 and nothing is ever deleted, so the size is the last seq. */
+  get size(): number {
+    return Number(this.nextSeq - 1n);
+  }
+
+  /**
+   * Log a message and resolve with its seq, or with undefined when a message
+   * with that id is already in the log (so a delivery survives a seen-cache
+   * eviction without being logged twice).
+   */
+  append(msg: NewMessage): Promise<StoredMessage | undefined> {
+    const run = this.tail.then(() => this.write(msg));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves once every append queued so far has finished. */
+  async flush(): Promise<void> {
+    await this.tail;
+  }
+
+  private async write(msg: NewMessage): Promise<StoredMessage | undefined> {
+    if ((await this.ids.get(msg.id)) !== undefined) return undefined;
+    const seq = this.nextSeq;
+    const key = seqKey(seq);
+    await this.db.batch([
+      { type: 'put', sublevel: this.messages, key, value: encodeRecord(msg) },
+      { type: 'put', sublevel: this.ids, key: msg.id, value: key },
+    ]);
+    this.nextSeq = seq + 1n;
+    return { ...msg, seq };
+  }
+
+  /** Messages with seq > afterSeq, oldest first, at most `limit`, optionally of one topic. */
+  async list(afterSeq: bigint, limit: number, topic?: string): Promise<StoredMessage[]> {
+    const out: StoredMessage[] = [];
+    if (limit <= 0) return out;
+    const from = afterSeq < 0n ? 0n : afterSeq;
+    if (from >= 0xffffffffffffffffn) return out;
+    for await (const [key, value] of this.messages.iterator({ gt: seqKey(from) })) {
+      const msg = decodeRecord(seqFromKey(key), value);
+      if (topic !== undefined && msg.topic !== topic) continue;
+      out.push(msg);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async get(id: Uint8Array): Promise<StoredMessage | undefined> {
+    const key = await this.ids.get(id);
+    if (key === undefined) return undefined;
+    const value = await this.messages.get(key);
+    return value === undefined ? undefined : decodeRecord(seqFromKey(key), value);
+  }
+}
