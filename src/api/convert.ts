@@ -1,0 +1,63 @@
+/** NodeApi values → API messages (the init shapes protobuf-es accepts). */
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { DirectMessage, DisconnectCause, PeerInfo, StoredMessage } from '../node/types.js';
+import { PeerDirection, PeerDisconnectReason, type PeerSchema } from '../gen/pheromones/admin/v1/peer_pb.js';
+import type { DirectMessageSchema, MessageSchema } from '../gen/pheromones/admin/v1/message_pb.js';
+
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export function peerToApi(p: PeerInfo): MessageInitShape<typeof PeerSchema> {
+  return {
+    nodeId: p.nodeId,
+    address: p.address,
+    listenAddress: p.listenAddress,
+    direction: p.direction === 'inbound' ? PeerDirection.INBOUND : PeerDirection.OUTBOUND,
+    connectedSinceMs: BigInt(Math.trunc(p.connectedSinceMs)),
+    rttMs: BigInt(Math.trunc(p.rttMs)),
+    bytesIn: BigInt(p.bytesIn),
+    bytesOut: BigInt(p.bytesOut),
+    messagesIn: BigInt(p.messagesIn),
+    messagesOut: BigInt(p.messagesOut),
+    protocols: [...p.protocols],
+    userAgent: p.userAgent,
+    persistent: p.persistent,
+  };
+}
+
+const REASONS: Record<DisconnectCause, PeerDisconnectReason> = {
+  requested: PeerDisconnectReason.REQUESTED,
+  duplicate: PeerDisconnectReason.DUPLICATE,
+  self: PeerDisconnectReason.SELF,
+  'wrong-network': PeerDisconnectReason.WRONG_NETWORK,
+  'incompatible-version': PeerDisconnectReason.INCOMPATIBLE_VERSION,
+  'handshake-failed': PeerDisconnectReason.HANDSHAKE_FAILED,
+  'protocol-violation': PeerDisconnectReason.PROTOCOL_VIOLATION,
+  timeout: PeerDisconnectReason.TIMEOUT,
+  'too-many-peers': PeerDisconnectReason.TOO_MANY_PEERS,
+  'slow-reader': PeerDisconnectReason.SLOW_READER,
+  banned: PeerDisconnectReason.BANNED,
+  'connection-lost': PeerDisconnectReason.CONNECTION_LOST,
+};
+
+export function reasonToApi(reason: DisconnectCause): PeerDisconnectReason {
+  return REASONS[reason] ?? PeerDisconnectReason.UNSPECIFIED;
+}
+
+export function messageToApi(m: StoredMessage): MessageInitShape<typeof MessageSchema> {
+  return {
+    seq: m.seq,
+    id: hex(m.id),
+    topic: m.topic,
+    origin: m.origin,
+    hops: m.hops,
+    timestampMs: BigInt(Math.trunc(m.timestampMs)),
+    receivedAtMs: BigInt(Math.trunc(m.receivedAtMs)),
+    payload: m.payload,
+  };
+}
+
+export function directToApi(m: DirectMessage): MessageInitShape<typeof DirectMessageSchema> {
+  return { from: m.from, topic: m.topic, payload: m.payload, receivedAtMs: BigInt(Math.trunc(m.receivedAtMs)) };
+}

@@ -1,0 +1,26 @@
+import type { NodeService } from '../../gen/pheromones/admin/v1/node_pb.js';
+import type { NodeApi } from '../../node/types.js';
+import type { ImplOf } from '../grpc-adapter.js';
+
+export function nodeService(node: NodeApi, grpcAddress: () => string): ImplOf<typeof NodeService> {
+  return {
+    async getInfo() {
+      const info = await node.info();
+      return {
+        nodeId: info.nodeId,
+        version: info.version,
+        network: info.network,
+        networkId: info.networkId,
+        listenAddress: info.listenAddress,
+        observedAddresses: [...info.observedAddresses],
+        // The node only knows the configured address; port 0 resolves here.
+        grpcAddress: grpcAddress(),
+        startedAtMs: BigInt(Math.trunc(info.startedAtMs)),
+        uptimeMs: BigInt(Math.trunc(info.uptimeMs)),
+        peersInbound: info.peersInbound,
+        peersOutbound: info.peersOutbound,
+        messageLogSize: BigInt(info.messageLogSize),
+      };
+    },
+  };
+}
