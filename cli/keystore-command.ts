@@ -1,0 +1,136 @@
+import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { defaultKeystoreDir, type KeyInfo } from '../src/crypto/keystore.js';
+import { PheromonesError } from '../src/errors.js';
+import { canPrompt, promptHidden } from './terminal-prompt.js';
+
+/**
+ * What every `pheromones keys` command shares: the keystore location, where a
+ * passphrase comes from, `--json`, and one-line errors. Keys commands are
+ * purely local; they never talk to a node.
+ */
+
+export const PASSWORD_ENV = 'PHEROMONES_PASSWORD';
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+export const keystoreFlag = Flags.string({
+  description: 'keystore directory [default: ~/.pheromones/keys]',
+  env: 'PHEROMONES_KEYSTORE',
+  helpValue: '<dir>',
+});
+
+export const passwordFileFlag = Flags.string({
+  description: `read the passphrase from the first line of this file (else $${PASSWORD_ENV}, else a prompt)`,
+  helpValue: '<file>',
+});
+
+export const insecureFlag = Flags.boolean({
+  description: 'store the key with an empty passphrase: anyone who can read the file has the key',
+  default: false,
+  exclusive: ['password-file'],
+});
+
+/** The public part of a key as the commands print it. */
+export interface KeyView {
+  name: string;
+  address: string;
+  publicKey: string;
+  insecure: boolean;
+  createdAt: string;
+  path: string;
+}
+
+export function keyView(k: KeyInfo): KeyView {
+  return {
+    name: k.name,
+    address: k.address,
+    publicKey: Buffer.from(k.publicKey).toString('hex'),
+    insecure: k.insecure,
+    createdAt: k.createdAt,
+    path: k.path,
+  };
+}
+
+export abstract class KeystoreCommand extends Command {
+  static override enableJsonFlag = true;
+
+  protected keystoreDir(flag: string | undefined): string {
+    return resolve(flag && flag !== '' ? flag : defaultKeystoreDir());
+  }
+
+  /** Prints `label  value` lines for people; `--json` output is the command's return value instead. */
+  protected logFields(fields: [string, string][]): void {
+    const width = Math.max(...fields.map(([k]) => k.length));
+    for (const [k, v] of fields) this.log(`${k.padEnd(width)}  ${v}`);
+  }
+
+  /** Tells the user something without touching stdout (which may be `--json`). */
+  protected note(message: string): void {
+    process.stderr.write(`${message}\n`);
+  }
+
+  /**
+   * The passphrase for a key: --password-file, else $PHEROMONES_PASSWORD,
+   * else a prompt (twice when choosing a new one). Never from a flag value:
+   * that would land in shell history and `ps`.
+   */
+  protected async passphrase(opts: { passwordFile: string | undefined; keyName: string; isNew: boolean }): Promise<string> {
+    const empty = opts.isNew
+      ? 'an empty passphrase is not allowed; choose one, or pass --insecure-no-password explicitly'
+      : `empty passphrase for key ${opts.keyName}`;
+    if (opts.passwordFile !== undefined) {
+      const text = await readFirstLine(opts.passwordFile, 'password file');
+      if (text === '') throw new PheromonesError('invalid-argument', `${empty} (the password file ${opts.passwordFile} is empty)`);
+      return text;
+    }
+    const fromEnv = process.env[PASSWORD_ENV];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    if (!canPrompt()) {
+      throw new PheromonesError(
+        'failed-precondition',
+        `no passphrase for key ${opts.keyName}: use --password-file <file> or set ${PASSWORD_ENV}` +
+          (opts.isNew ? ', or --insecure-no-password to store it unprotected' : '') +
+          ' (no terminal to prompt on)',
+      );
+    }
+    if (!opts.isNew) return promptHidden(`Passphrase for key ${opts.keyName}: `);
+    const first = await promptHidden(`New passphrase for key ${opts.keyName}: `);
+    if (first === '') throw new PheromonesError('invalid-argument', empty);
+    const second = await promptHidden('Repeat the passphrase: ');
+    if (first !== second) throw new PheromonesError('invalid-argument', 'the two passphrases differ; nothing was written');
+    return first;
+  }
+
+  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    // oclif's own errors (bad flags, --help, this.exit) keep their handling.
+    if ('oclif' in err && err.oclif !== undefined) return super.catch(err);
+    const kind = err instanceof PheromonesError ? err.kind : 'internal';
+    if (this.jsonEnabled()) {
+      process.exitCode = 1;
+      this.logJson({ error: { kind, message: err.message } });
+      return undefined;
+    }
+    process.stderr.write(`Error: ${err.message}\n`);
+    return this.exit(1);
+  }
+}
+
+/** First line of a small file, without its line ending (so `echo pw > f` works). */
+export async function readFirstLine(path: string, what: string): Promise<string> {
+  let raw: Buffer;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size > MAX_SECRET_FILE_BYTES) throw new PheromonesError('invalid-argument', `${what} ${path} is ${size} bytes; expected one short line`);
+      raw = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if (err instanceof PheromonesError) throw err;
+    throw new PheromonesError('invalid-argument', `cannot read ${what} ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return raw.toString('utf8').split('\n', 1)[0]!.replace(/\r$/, '');
+}
