@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Node } from '../../src/node/node.js';
+import type { PeerInfo } from '../../src/node/types.js';
+import { DaemonSet, freePort, makeTempDir, pollUntil, withTimeout } from '../helpers/daemon.js';
+
+/** Who dials whom: simultaneous dials settle on one connection; a restarted peer is redialled. */
+
+const WAIT_MS = 15_000;
+const REPETITIONS = 20;
+const FAST_REDIAL = ['--reconnect-base', '100', '--reconnect-max', '1000'];
+
+describe('pheromones-node dialling', () => {
+  const net = new DaemonSet();
+  after(() => net.cleanup());
+
+  it('two daemons dialling each other at start keep exactly one connection, the same at both ends', async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    const addrA = `127.0.0.1:${portA}`;
+    const addrB = `127.0.0.1:${portB}`;
+    // Spawned together, each with the other as persistent peer.
+    const [a, b] = await Promise.all([
+      net.start({ name: 'A', listen: addrA, peers: [addrB], args: FAST_REDIAL }),
+      net.start({ name: 'B', listen: addrB, peers: [addrA], args: FAST_REDIAL }),
+    ]);
+    await Promise.all([a.waitForPeers([b.nodeId], WAIT_MS), b.waitForPeers([a.nodeId], WAIT_MS)]);
+    // Messages both ways: the connection carries traffic after any duplicate was resolved.
+    a.writeLine('a to b');
+    b.writeLine('b to a');
+    await b.waitForChat((c) => c.text === 'a to b', WAIT_MS, 'A\'s line at B');
+    await a.waitForChat((c) => c.text === 'b to a', WAIT_MS, 'B\'s line at A');
+
+    const atA = a.connectedPeers().get(b.nodeId);
+    const atB = b.connectedPeers().get(a.nodeId);
+    assert.ok(atA && atB, 'each still connected to the other');
+    assert.notEqual(atA.direction, atB.direction, 'one end dialled, the other accepted: the same connection');
+    const [dialler, accepted] = atA.direction === 'outbound' ? [atA, atB] : [atB, atA];
+    assert.equal(dialler.address, atA === dialler ? addrB : addrA, 'the dialler\'s end points at the other\'s listener');
+    assert.match(accepted.address as string, /^127\.0\.0\.1:\d+$/);
+    assert.equal(a.chat().filter((c) => c.text === 'b to a').length, 1);
+    assert.equal(b.chat().filter((c) => c.text === 'a to b').length, 1);
+    await Promise.all([a.stopCleanly(), b.stopCleanly()]);
+  });
+
+  it(`in-process nodes dialling each other at the same moment, ${REPETITIONS} times: one connection survives, the same at both ends`, async () => {
+    const dirs = [await makeTempDir(), await makeTempDir()];
+    const make = (dataDir: string): Node =>
+      new Node({
+        dataDir,
+        network: 'devnet',
+        listenHost: '127.0.0.1',
+        listenPort: 0,
+        peers: [],
+        maxInbound: 8,
+        maxOutbound: 8,
+        grpcAddress: '127.0.0.1:0',
+        logger: pino({ level: 'silent' }),
+        tuning: { handshakeTimeoutMs: 5_000 },
+      });
+    const a = make(dirs[0]!);
+    const b = make(dirs[1]!);
+    try {
+      await a.start();
+      await b.start();
+      const addrA = (await a.info()).listenAddress;
+      const addrB = (await b.info()).listenAddress;
+      const only = (node: Node, other: Node): PeerInfo | undefined => {
+        const peers = node.listPeers();
+        return peers.length === 1 && peers[0]!.nodeId === other.nodeId ? peers[0] : undefined;
+      };
+
+      for (let rep = 0; rep < REPETITIONS; rep++) {
+        const results = await Promise.allSettled([
+          a.addPeer(addrB, { persistent: false, timeoutMs: 5_000 }),
+          b.addPeer(addrA, { persistent: false, timeoutMs: 5_000 }),
+        ]);
+        assert.ok(results.some((r) => r.status === 'fulfilled'), `rep ${rep}: at least one dial succeeded`);
+        const [pa, pb] = await pollUntil(
+          () => {
+            const x = only(a, b);
+            const y = only(b, a);
+            return x && y && x.direction !== y.direction ? ([x, y] as const) : undefined;
+          },
+          WAIT_MS,
+          `rep ${rep}: one connection at both ends`,
+        );
+        // The survivor carries messages both ways, and is still the only one afterwards.
+        const text = `rep ${rep}`;
+        const gotAtB = new Promise<void>((ok) => {
+          const off = b.onMessage((m) => {
+            if (new TextDecoder().decode(m.payload) === text) {
+              off();
+              ok();
+            }
+          });
+        });
+        await a.broadcast('chat', new TextEncoder().encode(text));
+        await withTimeout(gotAtB, WAIT_MS, `rep ${rep}: message at B`);
+        assert.deepEqual(
+          [only(a, b)?.direction, only(b, a)?.direction, only(a, b)?.connectedSinceMs, only(b, a)?.connectedSinceMs],
+          [pa.direction, pb.direction, pa.connectedSinceMs, pb.connectedSinceMs],
+          `rep ${rep}: the same connection survived`,
+        );
+
+        await a.removePeer(b.nodeId);
+        await pollUntil(() => a.listPeers().length === 0 && b.listPeers().length === 0, WAIT_MS, `rep ${rep}: disconnected`);
+      }
+    } finally {
+      await a.stop();
+      await b.stop();
+      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    }
+  });
+
+  it('B killed and restarted: A redials it and messages flow again', async () => {
+    const b = await net.start({ name: 'B' });
+    const a = await net.start({ name: 'A', peers: [b.address], args: FAST_REDIAL });
+    await a.waitForPeers([b.nodeId], WAIT_MS);
+    a.writeLine('before the crash');
+    await b.waitForChat((c) => c.text === 'before the crash', WAIT_MS, 'first line at B');
+
+    assert.equal((await b.kill()).signal, 'SIGKILL');
+    await a.waitForLog((r) => r.msg === 'peer disconnected' && r.peer === b.nodeId, WAIT_MS, 'A notices B is gone');
+
+    const b2 = await net.restart(b);
+    assert.equal(b2.nodeId, b.nodeId);
+    await a.waitForLogCount((r) => r.msg === 'peer connected' && r.peer === b.nodeId, 2, WAIT_MS, 'A reconnected to B');
+    await b2.waitForPeers([a.nodeId], WAIT_MS);
+    a.writeLine('after the restart');
+    const line = await b2.waitForChat((c) => c.text === 'after the restart', WAIT_MS, 'line at restarted B');
+    assert.equal(line.hops, 1);
+    b2.writeLine('B is back');
+    await a.waitForChat((c) => c.text === 'B is back', WAIT_MS, 'B\'s line at A');
+  });
+});
