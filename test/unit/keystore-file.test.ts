@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPublicKey } from '@noble/secp256k1';
@@ -197,4 +197,19 @@ test('doctored files are rejected before any expensive work', async () => {
 
   await writeFile(path, JSON.stringify(original));
   assert.equal((await unlockKey(dir, 'victim', 'pw')).address, info.address);
+});
+
+test('the documented version-1 vector file unlocks to its secret', async () => {
+  const vector = JSON.parse(await readFile(new URL('../../../test/vectors/keystore-v1.json', import.meta.url), 'utf8')) as {
+    passphrase: string;
+    secretKey: string;
+    file: KeyFile;
+  };
+  const dir = freshDir();
+  await mkdir(dir);
+  await writeFile(join(dir, `${vector.file.name}.json`), JSON.stringify(vector.file));
+  const key = await unlockKey(dir, vector.file.address, vector.passphrase);
+  assert.equal(bytesToHex(key.secretKey), vector.secretKey);
+  assert.equal(key.name, vector.file.name);
+  await assert.rejects(unlockKey(dir, vector.file.name, `${vector.passphrase}!`), WrongPassphraseError);
 });
