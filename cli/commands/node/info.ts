@@ -1,0 +1,30 @@
+import { GetInfoResponseSchema, NodeService } from '../../../src/gen/pheromones/admin/v1/node_pb.js';
+import { BaseCommand } from '../../base-command.js';
+import { duration, table } from '../../format.js';
+
+export default class NodeInfo extends BaseCommand {
+  static override summary = 'Describe the running node (NodeService.GetInfo).';
+  static override examples = ['<%= config.bin %> node info', '<%= config.bin %> node info --json'];
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(NodeInfo);
+    const api = await this.connect(flags);
+    const info = await api.service(NodeService).getInfo();
+    this.output(flags.json, GetInfoResponseSchema, info, () =>
+      table(
+        ['FIELD', 'VALUE'],
+        [
+          ['node id', info.nodeId],
+          ['version', info.version],
+          ['network', `${info.network} (id ${info.networkId})`],
+          ['listening on', info.listenAddress],
+          ['observed as', info.observedAddresses.join(', ') || '-'],
+          ['gRPC API', info.grpcAddress],
+          ['uptime', duration(info.uptimeMs)],
+          ['peers', `${info.peersInbound + info.peersOutbound} (${info.peersInbound} in, ${info.peersOutbound} out)`],
+          ['messages logged', String(info.messageLogSize)],
+        ],
+      ),
+    );
+  }
+}
