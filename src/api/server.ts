@@ -55,19 +55,26 @@ function isLoopback(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
-async function credentialsFor(host: string, certPath: string | undefined, keyPath: string | undefined): Promise<ServerCredentials> {
-  if ((certPath === undefined) !== (keyPath === undefined)) {
+/**
+ * The checks that need no I/O, so the daemon can refuse to start before it
+ * brings the node up: a parsable address, and TLS for anything not loopback.
+ */
+export function checkApiOptions(opts: Pick<ApiServerOptions, 'address' | 'tlsCertPath' | 'tlsKeyPath'>): { host: string; port: number } {
+  const { host, port } = parseBindAddress(opts.address);
+  if ((opts.tlsCertPath === undefined) !== (opts.tlsKeyPath === undefined)) {
     throw new PheromonesError('invalid-argument', '--grpc-tls-cert and --grpc-tls-key go together: give both or neither');
   }
-  if (certPath === undefined || keyPath === undefined) {
-    if (!isLoopback(host)) {
-      throw new PheromonesError(
-        'failed-precondition',
-        `refusing to serve the gRPC API on non-loopback address ${host} without TLS: pass --grpc-tls-cert and --grpc-tls-key (or bind 127.0.0.1)`,
-      );
-    }
-    return ServerCredentials.createInsecure();
+  if (opts.tlsCertPath === undefined && !isLoopback(host)) {
+    throw new PheromonesError(
+      'failed-precondition',
+      `refusing to serve the gRPC API on non-loopback address ${formatAddress(host, port)} without TLS: pass --grpc-tls-cert and --grpc-tls-key (or bind 127.0.0.1)`,
+    );
   }
+  return { host, port };
+}
+
+async function credentialsFor(certPath: string | undefined, keyPath: string | undefined): Promise<ServerCredentials> {
+  if (certPath === undefined || keyPath === undefined) return ServerCredentials.createInsecure();
   const read = async (file: string, what: string): Promise<Buffer> => {
     try {
       return await readFile(file);
@@ -80,8 +87,8 @@ async function credentialsFor(host: string, certPath: string | undefined, keyPat
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
-  const { host, port } = parseBindAddress(opts.address);
-  const creds = await credentialsFor(host, opts.tlsCertPath, opts.tlsKeyPath);
+  const { host, port } = checkApiOptions(opts);
+  const creds = await credentialsFor(opts.tlsCertPath, opts.tlsKeyPath);
   const cookie = await writeCookie(opts.dataDir);
   const calls = new Set<AbortController>();
   const hooks: AdapterHooks = {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { checkApiOptions, startApiServer } from '../api/server.js';
 import { Node } from '../node/node.js';
 import type { NodeApi } from '../node/types.js';
 import { broadcastLines, printChat } from './chat.js';
@@ -67,6 +68,13 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
   logSessionTotals(node, log);
   // Subscribed before start so nothing delivered while starting is missed.
   printChat(node, process.stdout);
+  const apiOptions = { address: formatHostPort(o.grpc), tlsCertPath: o.grpcTlsCert, tlsKeyPath: o.grpcTlsKey };
+  try {
+    checkApiOptions(apiOptions);
+  } catch (err) {
+    log.fatal({ grpc: apiOptions.address }, `cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
   try {
     await node.start();
   } catch (err) {
@@ -77,8 +85,15 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
   const info = await node.info();
   log.info({ dataDir: o.dataDir, messageLogSize: info.messageLogSize, grpc: info.grpcAddress, version }, 'node started');
 
-  // The gRPC API starts here: serve `node` on o.grpc (TLS when o.grpcTlsCert
-  // and o.grpcTlsKey are set) and push its shutdown onto stopHooks.
+  try {
+    const api = await startApiServer({ ...apiOptions, node, dataDir: o.dataDir, logger: log });
+    stopHooks.push(() => api.stop());
+    log.info({ address: api.address, port: api.port, tls: api.tls, cookie: api.cookiePath }, 'api listening');
+  } catch (err) {
+    log.fatal({ err }, `cannot start the gRPC API: ${(err as Error).message}`);
+    await node.stop();
+    process.exit(1);
+  }
 
   if (o.stdin && process.stdin.readable) broadcastLines(node, process.stdin, log);
 }
