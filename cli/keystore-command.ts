@@ -1,14 +1,16 @@
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { defaultKeystoreDir, type KeyInfo } from '../src/crypto/keystore.js';
 import { PheromonesError } from '../src/errors.js';
+import { BaseCommand } from './base-command.js';
 import { canPrompt, promptHidden } from './terminal-prompt.js';
 
 /**
  * What every `pheromones keys` command shares: the keystore location, where a
- * passphrase comes from, `--json`, and one-line errors. Keys commands are
- * purely local; they never talk to a node.
+ * passphrase comes from, and `--json` output. One-line errors come from
+ * BaseCommand. Keys commands are purely local: of the global flags they take
+ * only --json, never the API connection ones.
  */
 
 export const PASSWORD_ENV = 'PHEROMONES_PASSWORD';
@@ -52,17 +54,24 @@ export function keyView(k: KeyInfo): KeyView {
   };
 }
 
-export abstract class KeystoreCommand extends Command {
-  static override enableJsonFlag = true;
+export abstract class KeystoreCommand extends BaseCommand {
+  // Only --json: the connection flags mean nothing to a local command and would clutter its help.
+  // The cast is needed because a static may not narrow the base's type; keys commands never read the others.
+  static override baseFlags = { json: BaseCommand.baseFlags.json } as unknown as typeof BaseCommand.baseFlags;
 
   protected keystoreDir(flag: string | undefined): string {
     return resolve(flag && flag !== '' ? flag : defaultKeystoreDir());
   }
 
-  /** Prints `label  value` lines for people; `--json` output is the command's return value instead. */
-  protected logFields(fields: [string, string][]): void {
-    const width = Math.max(...fields.map(([k]) => k.length));
-    for (const [k, v] of fields) this.log(`${k.padEnd(width)}  ${v}`);
+  /** Prints the result: `value` as JSON with --json, else `label  value` lines for people. */
+  protected emit(json: boolean, value: object, fields: () => [string, string][]): void {
+    if (json) {
+      this.log(JSON.stringify(value, null, 2));
+      return;
+    }
+    const rows = fields();
+    const width = Math.max(0, ...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) this.log(k === '' ? v : `${k.padEnd(width)}  ${v}`);
   }
 
   /** Tells the user something without touching stdout (which may be `--json`). */
@@ -102,18 +111,6 @@ export abstract class KeystoreCommand extends Command {
     return first;
   }
 
-  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
-    // oclif's own errors (bad flags, --help, this.exit) keep their handling.
-    if ('oclif' in err && err.oclif !== undefined) return super.catch(err);
-    const kind = err instanceof PheromonesError ? err.kind : 'internal';
-    if (this.jsonEnabled()) {
-      process.exitCode = 1;
-      this.logJson({ error: { kind, message: err.message } });
-      return undefined;
-    }
-    process.stderr.write(`Error: ${err.message}\n`);
-    return this.exit(1);
-  }
 }
 
 /** First line of a small file, without its line ending (so `echo pw > f` works). */

@@ -26,7 +26,7 @@ export default class KeysExport extends KeystoreCommand {
     'password-file': passwordFileFlag,
   };
 
-  async run(): Promise<ExportedKey> {
+  async run(): Promise<void> {
     const { args, flags } = await this.parse(KeysExport);
     const dir = this.keystoreDir(flags.keystore);
     const info = await findKey(dir, args.key);
@@ -45,7 +45,12 @@ export default class KeysExport extends KeystoreCommand {
     const key = await exportKey(dir, info.address, passphrase);
     const secretKey = Buffer.from(key.secretKey).toString('hex');
     key.secretKey.fill(0);
-    this.log(secretKey);
-    return { name: key.name, address: key.address, publicKey: Buffer.from(key.publicKey).toString('hex'), secretKey };
+    const exported: ExportedKey = {
+      name: key.name,
+      address: key.address,
+      publicKey: Buffer.from(key.publicKey).toString('hex'),
+      secretKey,
+    };
+    this.emit(flags.json, exported, () => [['', secretKey]]);
   }
 }

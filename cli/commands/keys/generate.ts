@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { createKey } from '../../../src/crypto/keystore.js';
-import { insecureFlag, keystoreFlag, KeystoreCommand, keyView, passwordFileFlag, type KeyView } from '../../keystore-command.js';
+import { insecureFlag, keystoreFlag, KeystoreCommand, keyView, passwordFileFlag } from '../../keystore-command.js';
 
 export default class KeysGenerate extends KeystoreCommand {
   static override summary = 'Create a new secp256k1 key pair in the keystore, encrypted with a passphrase.';
@@ -18,7 +18,7 @@ export default class KeysGenerate extends KeystoreCommand {
     'insecure-no-password': insecureFlag,
   };
 
-  async run(): Promise<KeyView> {
+  async run(): Promise<void> {
     const { flags } = await this.parse(KeysGenerate);
     const dir = this.keystoreDir(flags.keystore);
     const insecure = flags['insecure-no-password'];
@@ -27,10 +27,9 @@ export default class KeysGenerate extends KeystoreCommand {
       : await this.passphrase({ passwordFile: flags['password-file'], keyName: flags.name, isNew: true });
     if (insecure) this.note(`warning: key ${flags.name} is stored without a passphrase`);
     const view = keyView(await createKey(dir, flags.name, passphrase, { insecure }));
-    this.logFields([
+    this.emit(flags.json, view, () => [
       ['name', view.name],
       ['address', view.address],
     ]);
-    return view;
   }
 }

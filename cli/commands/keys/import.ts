@@ -8,7 +8,6 @@ import {
   keyView,
   passwordFileFlag,
   readFirstLine,
-  type KeyView,
 } from '../../keystore-command.js';
 import { canPrompt, promptHidden } from '../../terminal-prompt.js';
 
@@ -29,7 +28,7 @@ export default class KeysImport extends KeystoreCommand {
     'insecure-no-password': insecureFlag,
   };
 
-  async run(): Promise<KeyView> {
+  async run(): Promise<void> {
     const { flags } = await this.parse(KeysImport);
     const dir = this.keystoreDir(flags.keystore);
     let secretText: string;
@@ -48,11 +47,10 @@ export default class KeysImport extends KeystoreCommand {
         : await this.passphrase({ passwordFile: flags['password-file'], keyName: flags.name, isNew: true });
       if (insecure) this.note(`warning: key ${flags.name} is stored without a passphrase`);
       const view = keyView(await importKey(dir, flags.name, secret, passphrase, { insecure }));
-      this.logFields([
+      this.emit(flags.json, view, () => [
         ['name', view.name],
         ['address', view.address],
       ]);
-      return view;
     } finally {
       secret.fill(0);
     }

@@ -8,16 +8,15 @@ export default class KeysList extends KeystoreCommand {
     keystore: keystoreFlag,
   };
 
-  async run(): Promise<{ keystore: string; keys: KeyView[] }> {
+  async run(): Promise<void> {
     const { flags } = await this.parse(KeysList);
     const dir = this.keystoreDir(flags.keystore);
     const keys = (await listKeys(dir)).map(keyView);
-    if (keys.length === 0) {
+    if (keys.length === 0 && !flags.json) {
       this.note(`no keys in ${dir} (create one with 'pheromones keys generate --name <name>')`);
-    } else {
-      const width = Math.max(...keys.map((k) => k.name.length));
-      for (const k of keys) this.log(`${k.name.padEnd(width)}  ${k.address}${k.insecure ? '  (no passphrase)' : ''}`);
     }
-    return { keystore: dir, keys };
+    this.emit(flags.json, { keystore: dir, keys } satisfies { keystore: string; keys: KeyView[] }, () =>
+      keys.map((k) => [k.name, `${k.address}${k.insecure ? '  (no passphrase)' : ''}`]),
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { findKey } from '../../../src/crypto/keystore.js';
-import { keystoreFlag, KeystoreCommand, keyView, type KeyView } from '../../keystore-command.js';
+import { keystoreFlag, KeystoreCommand, keyView } from '../../keystore-command.js';
 
 export default class KeysShow extends KeystoreCommand {
   static override summary = 'Show the public key and address of a key (no passphrase needed).';
@@ -12,10 +12,10 @@ export default class KeysShow extends KeystoreCommand {
     keystore: keystoreFlag,
   };
 
-  async run(): Promise<KeyView> {
+  async run(): Promise<void> {
     const { args, flags } = await this.parse(KeysShow);
     const view = keyView(await findKey(this.keystoreDir(flags.keystore), args.key));
-    this.logFields([
+    this.emit(flags.json, view, () => [
       ['name', view.name],
       ['address', view.address],
       ['public key', view.publicKey],
@@ -23,6 +23,5 @@ export default class KeysShow extends KeystoreCommand {
       ['protected', view.insecure ? 'no (stored without a passphrase)' : 'yes (scrypt + AES-256-GCM)'],
       ['file', view.path],
     ]);
-    return view;
   }
 }
