@@ -187,21 +187,26 @@ export class Chain extends EventEmitter<ChainEvents> {
     for (let e: ChainEntry | undefined = head; e !== undefined; e = e.parent) main[e.height] = e;
     this.main = main;
 
+    // Make the canonical index match the head's ancestry: additions, then the head, then removals.
     const seen = new Set<number>();
+    const above: number[] = [];
     for await (const [height, hash] of this.store.canonical()) {
-      seen.add(height);
-      if (height > head.height) repair.deleteCanonical(height);
-      else if (!bytesEqual(hash, main[height]!.hash)) seen.delete(height);
+      if (height > head.height) above.push(height);
+      else if (bytesEqual(hash, main[height]!.hash)) seen.add(height);
     }
     for (let h = 0; h <= head.height; h++) {
       if (seen.has(h)) continue;
-      // Missing or wrong canonical entry: rewrite it and its transaction index.
       const e = main[h]!;
       repair.putCanonical(h, e.hash);
       const body = await this.store.getBlock(e.hash);
-      for (const tx of body?.txs ?? []) repair.putTx(tx.id, e.hash);
+      const txs = body?.txs ?? [];
+      const lists = await this.store.getTxBlocks(txs.map((t) => t.id));
+      txs.forEach((t, i) => {
+        if (!lists[i]!.some((x) => bytesEqual(x, e.hash))) repair.putTxBlocks(t.id, [...lists[i]!, e.hash]);
+      });
     }
     if (headHash === undefined || !bytesEqual(headHash, head.hash)) repair.setHead(head.hash);
+    for (const h of above) repair.deleteCanonical(h);
     if (repair.ops.length > 0) await repair.write();
   }
 
@@ -365,38 +370,47 @@ export class Chain extends EventEmitter<ChainEvents> {
 
     // No transaction twice in the chain: not within the new branch, and not
     // in the part of the canonical chain that stays (at or below the fork).
-    const ids: Uint8Array[] = [];
-    const owner: number[] = [];
-    added.forEach((b, i) => b.txs.forEach((tx) => (ids.push(tx.id), owner.push(i))));
-    const found = await this.store.getTxBlocks(ids);
+    const txLists = new Map<string, { id: Uint8Array; hashes: Uint8Array[] }>();
+    const allIds: Uint8Array[] = [];
+    for (const b of [...removed, ...added]) for (const tx of b.txs) allIds.push(tx.id);
+    const lists = await this.store.getTxBlocks(allIds);
+    allIds.forEach((id, k) => txLists.set(toHex(id), { id, hashes: lists[k]! }));
     const seen = new Set<string>();
-    for (let k = 0; k < ids.length; k++) {
-      const idHex = toHex(ids[k]!);
-      let dup = seen.has(idHex);
-      seen.add(idHex);
-      const where = found[k];
-      if (!dup && where !== undefined) {
-        const e = this.index.get(toHex(where));
-        dup = e !== undefined && this.isMain(e) && e.height <= fork.height;
-      }
-      if (dup) {
-        const bad = path[owner[k]!]!;
-        await this.discardBranch(bad);
-        return { status: 'invalid', hash: entry.hash, reason: `transaction ${idHex.slice(0, 16)} is already in the chain` };
+    for (let i = 0; i < added.length; i++) {
+      for (const tx of added[i]!.txs) {
+        let dup = seen.has(tx.idHex);
+        seen.add(tx.idHex);
+        for (const h of txLists.get(tx.idHex)!.hashes) {
+          const e = this.index.get(toHex(h));
+          if (e !== undefined && this.isMain(e) && e.height <= fork.height) dup = true;
+        }
+        if (dup) {
+          await this.discardBranch(path[i]!);
+          return { status: 'invalid', hash: entry.hash, reason: `transaction ${tx.idHex.slice(0, 16)} is already in the chain` };
+        }
       }
     }
 
+    // Additions, then the head pointer, then removals (see store.ts on ordering).
     const batch = this.store.batch();
-    for (const b of removed) {
-      for (const tx of b.txs) batch.deleteTx(tx.id);
-      if (b.header.height > entry.height) batch.deleteCanonical(b.header.height);
-    }
     batch.putBlock(block, entry.work);
     for (const b of added) {
       batch.putCanonical(b.header.height, b.hash);
-      for (const tx of b.txs) batch.putTx(tx.id, b.hash);
+      for (const tx of b.txs) {
+        const rec = txLists.get(tx.idHex)!;
+        if (!rec.hashes.some((h) => bytesEqual(h, b.hash))) rec.hashes.push(b.hash);
+        batch.putTxBlocks(tx.id, rec.hashes);
+      }
     }
     batch.setHead(entry.hash);
+    for (const b of removed) {
+      if (b.header.height > entry.height) batch.deleteCanonical(b.header.height);
+      for (const tx of b.txs) {
+        const rec = txLists.get(tx.idHex)!;
+        rec.hashes = rec.hashes.filter((h) => !bytesEqual(h, b.hash));
+        batch.putTxBlocks(tx.id, rec.hashes);
+      }
+    }
     await batch.write();
 
     this.index.set(entry.hashHex, entry);
@@ -525,9 +539,12 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** Where a transaction sits in the canonical chain, if it does. */
   async findTransactions(ids: readonly Uint8Array[]): Promise<(ChainEntry | undefined)[]> {
     const found = await this.store.getTxBlocks(ids);
-    return found.map((h) => {
-      const e = h === undefined ? undefined : this.index.get(toHex(h));
-      return e !== undefined && this.isMain(e) ? e : undefined;
+    return found.map((hashes) => {
+      for (const h of hashes) {
+        const e = this.index.get(toHex(h));
+        if (e !== undefined && this.isMain(e)) return e;
+      }
+      return undefined;
     });
   }
 

@@ -12,15 +12,20 @@ import { decodeHeaderBytes, encodeHeader, HEADER_BYTES, type BlockHeader } from 
  *   'b' hash(32)        -> block (protobuf pheromones.chain.v1.Block)
  *   'h' hash(32)        -> header (157 canonical bytes) || cumulative work (32, BE)
  *   'n' u64 BE height   -> hash of the canonical block at that height
- *   't' tx id(32)       -> hash of the canonical block holding the transaction
+ *   't' tx id(32)       -> hashes (32 each) of the connected blocks holding the transaction
  *   'H'                 -> hash of the head (tip of the canonical chain)
  *   'G'                 -> hash of the genesis block (guards against opening another network's data)
  *
- * 'b' and 'h' hold every stored block, canonical or side; 'n' and 't' only
- * the canonical chain. Nothing is written outside a ChainBatch, and every
- * batch that changes the canonical chain also writes 'H', so LevelDB's
- * atomic batches keep the four in step. Removing a block needs no undo
- * records: its body says which 't' entries to delete.
+ * 'b' and 'h' hold every stored block, canonical or side; 'n' only the
+ * canonical chain. A 't' list may name blocks that have since left the
+ * canonical chain: readers keep the one that is canonical (there is at most
+ * one, as no transaction is in the chain twice).
+ *
+ * Every write is one LevelDB batch, which is atomic. The chain also orders
+ * each batch so that any prefix of it leaves a state that loads
+ * consistently, in case a store ever applies one partially: 'b' before 'h',
+ * additions before the head pointer 'H', and removals only after it
+ * (a stale 't' or 'n' entry is harmless; a missing one is not).
  */
 
 /** The node's database (classic-level's Level, or a sublevel of it). */
@@ -58,14 +63,16 @@ export class ChainBatch {
   readonly ops: Op[] = [];
   constructor(private readonly store: ChainStore) {}
 
+  /** Body first: a header record implies the body is there. */
   putBlock(block: Block, work: bigint): this {
     this.ops.push({ type: 'put', key: key(P_BLOCK, block.hash), value: encodeBlock(block) });
     const rec = new ByteWriter().bytes(encodeHeader(block.header)).bytes(bigIntToBytes(work, 32)).finish();
     this.ops.push({ type: 'put', key: key(P_HEADER, block.hash), value: rec });
     return this;
   }
+  /** Header first, for the same reason. */
   deleteBlock(hash: Uint8Array): this {
-    this.ops.push({ type: 'del', key: key(P_BLOCK, hash) }, { type: 'del', key: key(P_HEADER, hash) });
+    this.ops.push({ type: 'del', key: key(P_HEADER, hash) }, { type: 'del', key: key(P_BLOCK, hash) });
     return this;
   }
   putCanonical(height: number, hash: Uint8Array): this {
@@ -76,8 +83,12 @@ export class ChainBatch {
     this.ops.push({ type: 'del', key: heightKey(height) });
     return this;
   }
-  putTx(id: Uint8Array, blockHash: Uint8Array): this {
-    this.ops.push({ type: 'put', key: key(P_TX, id), value: blockHash });
+  /** Replace the list of blocks holding transaction `id` (empty list: delete). */
+  putTxBlocks(id: Uint8Array, blockHashes: readonly Uint8Array[]): this {
+    if (blockHashes.length === 0) return this.deleteTx(id);
+    const w = new ByteWriter();
+    for (const h of blockHashes) w.bytes(h);
+    this.ops.push({ type: 'put', key: key(P_TX, id), value: w.finish() });
     return this;
   }
   deleteTx(id: Uint8Array): this {
@@ -136,10 +147,15 @@ export class ChainStore {
     return this.db.get(heightKey(height));
   }
 
-  /** Block hash per transaction id, from the canonical-chain index. */
-  async getTxBlocks(ids: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+  /** Per transaction id, the hashes of the connected blocks that held it (canonical or not any more). */
+  async getTxBlocks(ids: readonly Uint8Array[]): Promise<Uint8Array[][]> {
     if (ids.length === 0) return [];
-    return this.db.getMany(ids.map((id) => key(P_TX, id)));
+    const values = await this.db.getMany(ids.map((id) => key(P_TX, id)));
+    return values.map((v) => {
+      const out: Uint8Array[] = [];
+      if (v !== undefined) for (let off = 0; off + 32 <= v.length; off += 32) out.push(v.slice(off, off + 32));
+      return out;
+    });
   }
 
   async *headers(): AsyncGenerator<HeaderRecord> {
