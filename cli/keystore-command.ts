@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
-import { defaultKeystoreDir, type KeyInfo } from '../src/crypto/keystore.js';
+import { defaultKeystoreDir, findKey, unlockKey, type KeyInfo, type UnlockedKey } from '../src/crypto/keystore.js';
 import { PheromonesError } from '../src/errors.js';
 import { BaseCommand } from './base-command.js';
 import { canPrompt, promptHidden } from './terminal-prompt.js';
@@ -59,10 +59,6 @@ export abstract class KeystoreCommand extends BaseCommand {
   // The cast is needed because a static may not narrow the base's type; keys commands never read the others.
   static override baseFlags = { json: BaseCommand.baseFlags.json } as unknown as typeof BaseCommand.baseFlags;
 
-  protected keystoreDir(flag: string | undefined): string {
-    return resolve(flag && flag !== '' ? flag : defaultKeystoreDir());
-  }
-
   /** Prints the result: `value` as JSON with --json, else `label  value` lines for people. */
   protected emit(json: boolean, value: object, fields: () => [string, string][]): void {
     if (json) {
@@ -78,39 +74,59 @@ export abstract class KeystoreCommand extends BaseCommand {
   protected note(message: string): void {
     process.stderr.write(`${message}\n`);
   }
+}
 
-  /**
-   * The passphrase for a key: --password-file, else $PHEROMONES_PASSWORD,
-   * else a prompt (twice when choosing a new one). Never from a flag value:
-   * that would land in shell history and `ps`.
-   */
-  protected async passphrase(opts: { passwordFile: string | undefined; keyName: string; isNew: boolean }): Promise<string> {
-    const empty = opts.isNew
-      ? 'an empty passphrase is not allowed; choose one, or pass --insecure-no-password explicitly'
-      : `empty passphrase for key ${opts.keyName}`;
-    if (opts.passwordFile !== undefined) {
-      const text = await readFirstLine(opts.passwordFile, 'password file');
-      if (text === '') throw new PheromonesError('invalid-argument', `${empty} (the password file ${opts.passwordFile} is empty)`);
-      return text;
-    }
-    const fromEnv = process.env[PASSWORD_ENV];
-    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-    if (!canPrompt()) {
-      throw new PheromonesError(
-        'failed-precondition',
-        `no passphrase for key ${opts.keyName}: use --password-file <file> or set ${PASSWORD_ENV}` +
-          (opts.isNew ? ', or --insecure-no-password to store it unprotected' : '') +
-          ' (no terminal to prompt on)',
-      );
-    }
-    if (!opts.isNew) return promptHidden(`Passphrase for key ${opts.keyName}: `);
-    const first = await promptHidden(`New passphrase for key ${opts.keyName}: `);
-    if (first === '') throw new PheromonesError('invalid-argument', empty);
-    const second = await promptHidden('Repeat the passphrase: ');
-    if (first !== second) throw new PheromonesError('invalid-argument', 'the two passphrases differ; nothing was written');
-    return first;
+/** The keystore directory: --keystore / PHEROMONES_KEYSTORE, else ~/.pheromones/keys. */
+export function keystoreDir(flag: string | undefined): string {
+  return resolve(flag !== undefined && flag !== '' ? flag : defaultKeystoreDir());
+}
+
+/**
+ * The passphrase for a key: --password-file, else $PHEROMONES_PASSWORD,
+ * else a prompt (twice when choosing a new one). Never from a flag value:
+ * that would land in shell history and `ps`.
+ */
+export async function readPassphrase(opts: { passwordFile: string | undefined; keyName: string; isNew: boolean }): Promise<string> {
+  const empty = opts.isNew
+    ? 'an empty passphrase is not allowed; choose one, or pass --insecure-no-password explicitly'
+    : `empty passphrase for key ${opts.keyName}`;
+  if (opts.passwordFile !== undefined) {
+    const text = await readFirstLine(opts.passwordFile, 'password file');
+    if (text === '') throw new PheromonesError('invalid-argument', `${empty} (the password file ${opts.passwordFile} is empty)`);
+    return text;
   }
+  const fromEnv = process.env[PASSWORD_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (!canPrompt()) {
+    throw new PheromonesError(
+      'failed-precondition',
+      `no passphrase for key ${opts.keyName}: use --password-file <file> or set ${PASSWORD_ENV}` +
+        (opts.isNew ? ', or --insecure-no-password to store it unprotected' : '') +
+        ' (no terminal to prompt on)',
+    );
+  }
+  if (!opts.isNew) return promptHidden(`Passphrase for key ${opts.keyName}: `);
+  const first = await promptHidden(`New passphrase for key ${opts.keyName}: `);
+  if (first === '') throw new PheromonesError('invalid-argument', empty);
+  const second = await promptHidden('Repeat the passphrase: ');
+  if (first !== second) throw new PheromonesError('invalid-argument', 'the two passphrases differ; nothing was written');
+  return first;
+}
 
+/**
+ * Unlocks a key for signing in this process (chain commands use it with
+ * --keystore, --password-file and a --from style key argument). Keys stored
+ * with --insecure-no-password open without asking.
+ */
+export async function unlockForSigning(opts: {
+  keystore: string | undefined;
+  passwordFile: string | undefined;
+  key: string;
+}): Promise<UnlockedKey> {
+  const dir = keystoreDir(opts.keystore);
+  const info = await findKey(dir, opts.key);
+  const passphrase = info.insecure ? '' : await readPassphrase({ passwordFile: opts.passwordFile, keyName: info.name, isNew: false });
+  return unlockKey(dir, info.address, passphrase);
 }
 
 /** First line of a small file, without its line ending (so `echo pw > f` works). */

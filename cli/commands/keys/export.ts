@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { exportKey, findKey } from '../../../src/crypto/keystore.js';
 import { PheromonesError } from '../../../src/errors.js';
-import { keystoreFlag, KeystoreCommand, passwordFileFlag } from '../../keystore-command.js';
+import { KeystoreCommand, keystoreDir, keystoreFlag, passwordFileFlag, readPassphrase } from '../../keystore-command.js';
 import { canPrompt, confirm } from '../../terminal-prompt.js';
 
 interface ExportedKey {
@@ -28,7 +28,7 @@ export default class KeysExport extends KeystoreCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(KeysExport);
-    const dir = this.keystoreDir(flags.keystore);
+    const dir = keystoreDir(flags.keystore);
     const info = await findKey(dir, args.key);
     if (!flags.yes) {
       if (!process.stdout.isTTY) {
@@ -41,7 +41,7 @@ export default class KeysExport extends KeystoreCommand {
     }
     const passphrase = info.insecure
       ? ''
-      : await this.passphrase({ passwordFile: flags['password-file'], keyName: info.name, isNew: false });
+      : await readPassphrase({ passwordFile: flags['password-file'], keyName: info.name, isNew: false });
     const key = await exportKey(dir, info.address, passphrase);
     const secretKey = Buffer.from(key.secretKey).toString('hex');
     key.secretKey.fill(0);

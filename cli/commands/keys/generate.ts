@@ -1,6 +1,14 @@
 import { Flags } from '@oclif/core';
 import { createKey } from '../../../src/crypto/keystore.js';
-import { insecureFlag, keystoreFlag, KeystoreCommand, keyView, passwordFileFlag } from '../../keystore-command.js';
+import {
+  insecureFlag,
+  KeystoreCommand,
+  keystoreDir,
+  keystoreFlag,
+  keyView,
+  passwordFileFlag,
+  readPassphrase,
+} from '../../keystore-command.js';
 
 export default class KeysGenerate extends KeystoreCommand {
   static override summary = 'Create a new secp256k1 key pair in the keystore, encrypted with a passphrase.';
@@ -20,11 +28,11 @@ export default class KeysGenerate extends KeystoreCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(KeysGenerate);
-    const dir = this.keystoreDir(flags.keystore);
+    const dir = keystoreDir(flags.keystore);
     const insecure = flags['insecure-no-password'];
     const passphrase = insecure
       ? ''
-      : await this.passphrase({ passwordFile: flags['password-file'], keyName: flags.name, isNew: true });
+      : await readPassphrase({ passwordFile: flags['password-file'], keyName: flags.name, isNew: true });
     if (insecure) this.note(`warning: key ${flags.name} is stored without a passphrase`);
     const view = keyView(await createKey(dir, flags.name, passphrase, { insecure }));
     this.emit(flags.json, view, () => [

@@ -3,11 +3,13 @@ import { importKey, parseSecretKeyHex } from '../../../src/crypto/keystore.js';
 import { PheromonesError } from '../../../src/errors.js';
 import {
   insecureFlag,
-  keystoreFlag,
   KeystoreCommand,
+  keystoreDir,
+  keystoreFlag,
   keyView,
   passwordFileFlag,
   readFirstLine,
+  readPassphrase,
 } from '../../keystore-command.js';
 import { canPrompt, promptHidden } from '../../terminal-prompt.js';
 
@@ -30,7 +32,7 @@ export default class KeysImport extends KeystoreCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(KeysImport);
-    const dir = this.keystoreDir(flags.keystore);
+    const dir = keystoreDir(flags.keystore);
     let secretText: string;
     if (flags['secret-file'] !== undefined) {
       secretText = await readFirstLine(flags['secret-file'], 'secret file');
@@ -44,7 +46,7 @@ export default class KeysImport extends KeystoreCommand {
       const insecure = flags['insecure-no-password'];
       const passphrase = insecure
         ? ''
-        : await this.passphrase({ passwordFile: flags['password-file'], keyName: flags.name, isNew: true });
+        : await readPassphrase({ passwordFile: flags['password-file'], keyName: flags.name, isNew: true });
       if (insecure) this.note(`warning: key ${flags.name} is stored without a passphrase`);
       const view = keyView(await importKey(dir, flags.name, secret, passphrase, { insecure }));
       this.emit(flags.json, view, () => [

@@ -1,5 +1,5 @@
 import { listKeys } from '../../../src/crypto/keystore.js';
-import { keystoreFlag, KeystoreCommand, keyView, type KeyView } from '../../keystore-command.js';
+import { KeystoreCommand, keystoreDir, keystoreFlag, keyView, type KeyView } from '../../keystore-command.js';
 
 export default class KeysList extends KeystoreCommand {
   static override summary = 'List the keys in the keystore (names and addresses; no passphrase needed).';
@@ -10,7 +10,7 @@ export default class KeysList extends KeystoreCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(KeysList);
-    const dir = this.keystoreDir(flags.keystore);
+    const dir = keystoreDir(flags.keystore);
     const keys = (await listKeys(dir)).map(keyView);
     if (keys.length === 0 && !flags.json) {
       this.note(`no keys in ${dir} (create one with 'pheromones keys generate --name <name>')`);

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { findKey } from '../../../src/crypto/keystore.js';
-import { keystoreFlag, KeystoreCommand, keyView } from '../../keystore-command.js';
+import { KeystoreCommand, keystoreDir, keystoreFlag, keyView } from '../../keystore-command.js';
 
 export default class KeysShow extends KeystoreCommand {
   static override summary = 'Show the public key and address of a key (no passphrase needed).';
@@ -14,7 +14,7 @@ export default class KeysShow extends KeystoreCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(KeysShow);
-    const view = keyView(await findKey(this.keystoreDir(flags.keystore), args.key));
+    const view = keyView(await findKey(keystoreDir(flags.keystore), args.key));
     this.emit(flags.json, view, () => [
       ['name', view.name],
       ['address', view.address],
