@@ -152,7 +152,8 @@ function serverStreamHandler(method: DescMethod, impl: ServerStreamImpl<DescMess
           // Pull the next event only once grpc-js has room: a slow client
           // leaves events in the handler's bounded queue, not in ours.
           if (!call.write(create(method.output, res))) {
-            await Promise.race([once(call, 'drain'), once(controller.signal, 'abort')]);
+            // Rejects with AbortError on cancel/shutdown; the loop then stops on stopped().
+            await once(call, 'drain', { signal: controller.signal }).catch(() => undefined);
           }
         }
         if (!call.cancelled && !call.destroyed) {
