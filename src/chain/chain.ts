@@ -208,6 +208,16 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (headHash === undefined || !bytesEqual(headHash, head.hash)) repair.setHead(head.hash);
     for (const h of above) repair.deleteCanonical(h);
     if (repair.ops.length > 0) await repair.write();
+
+    // A stored block may beat the head if a write stopped before its head
+    // pointer: apply fork choice once more. Each pass either moves the head
+    // or discards a branch, so this ends.
+    for (let pass = 0; pass <= this.index.size; pass++) {
+      let best = this.head;
+      for (const e of this.index.values()) if (this.beats(e, best)) best = e;
+      if (best === this.head) break;
+      await this.switchTo(best, await this.loadBody(best));
+    }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
