@@ -71,6 +71,7 @@ export abstract class BaseCommand extends Command {
   /** Where the token came from, for the "not authorized" message. */
   private tokenSource: { kind: 'flag' } | { kind: 'cookie'; path: string } | { kind: 'none'; path: string } = { kind: 'flag' };
   private rpcAddress = '';
+  private usesTls = false;
   private timeoutMs = 10_000;
 
   /** Open the channel described by the global flags. */
@@ -81,7 +82,11 @@ export abstract class BaseCommand extends Command {
     'tls-cert'?: string | undefined;
     timeout: number;
   }): Promise<ApiChannel> {
-    this.rpcAddress = flags.rpc;
+    if (!/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(flags.rpc.trim())) {
+      throw new CliFailure(`--rpc: "${flags.rpc}" is not host:port (IPv6 as [addr]:port)`, EXIT.usage);
+    }
+    this.rpcAddress = flags.rpc.trim();
+    this.usesTls = flags['tls-cert'] !== undefined;
     this.timeoutMs = flags.timeout;
     let token = flags.token;
     if (token === undefined) {
@@ -105,7 +110,7 @@ export abstract class BaseCommand extends Command {
         throw new CliFailure(`cannot read --tls-cert ${flags['tls-cert']}: ${(err as Error).message}`, EXIT.usage);
       }
     }
-    this.channelInstance = new ApiChannel({ address: flags.rpc, token, tlsCert, timeoutMs: flags.timeout });
+    this.channelInstance = new ApiChannel({ address: this.rpcAddress, token, tlsCert, timeoutMs: flags.timeout });
     return this.channelInstance;
   }
 
@@ -124,12 +129,15 @@ export abstract class BaseCommand extends Command {
     if (err instanceof CliFailure) return err;
     if (err instanceof ApiError) {
       if (err.isConnectionFailure) {
-        const why = /ECONNREFUSED/.test(err.details)
+        const last = /Last error: (?:Error: )?(.*?)(?:\. Resolution note|$)/.exec(err.details)?.[1] ?? '';
+        const why = /ECONNREFUSED/.test(last)
           ? 'connection refused'
-          : /ENOTFOUND/.test(err.details)
+          : /ENOTFOUND|EAI_AGAIN/.test(last)
             ? 'unknown host'
-            : (/Last error: (?:Error: )?([^.]*)/.exec(err.details)?.[1] ?? 'no connection');
-        return new CliFailure(`cannot reach pheromones-node at ${this.rpcAddress} (${why}): is it running?`, EXIT.unreachable);
+            : // grpc-js stamps some errors with the time; it only clutters the line.
+              last.replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/, '').toLowerCase() || 'no connection';
+        const hint = this.usesTls || why === 'connection refused' ? 'is it running?' : 'is it running? (if it serves TLS, pass --tls-cert)';
+        return new CliFailure(`cannot reach pheromones-node at ${this.rpcAddress} (${why}): ${hint}`, EXIT.unreachable);
       }
       if (err.code === status.UNAUTHENTICATED) {
         const src = this.tokenSource;

@@ -5,7 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +19,7 @@ import { PeerService } from '../../src/gen/pheromones/admin/v1/peer_pb.js';
 import { Health, HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health_pb.js';
 
 const CLI_BIN = join(REPO_ROOT, 'bin', 'run.js');
+const run = promisify(execFile);
 const CLI_TIMEOUT_MS = 30_000;
 
 interface CliResult {
@@ -228,6 +230,27 @@ describe('daemon gRPC start-up rules', () => {
       d.logs.some((l) => /non-loopback .*--grpc-tls-cert and --grpc-tls-key/.test(l.msg)),
       `expected the reason in the log:\n${d.tail()}`,
     );
+  });
+
+  test('with TLS flags it serves a non-loopback address; the CLI talks TLS with --tls-cert', async () => {
+    const dir = await net.tempDir();
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    await run('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ], { timeout: 30_000 });
+    const d = await net.start({ args: ['--grpc', '0.0.0.0:0', '--grpc-tls-cert', cert, '--grpc-tls-key', key] });
+    const r = await d.waitForLog((l) => l.msg === 'api listening', 15_000, '"api listening"');
+    assert.equal(r.tls, true);
+    const rpc = `127.0.0.1:${r.port as number}`;
+    const [secure, plain] = await Promise.all([
+      cli(['node', 'info', '--json', '--rpc', rpc, '--data-dir', d.dataDir, '--tls-cert', cert]),
+      cli(['node', 'info', '--rpc', rpc, '--data-dir', d.dataDir]),
+    ]);
+    assert.equal((JSON.parse(ok(secure, 'node info over TLS')) as { nodeId: string }).nodeId, d.nodeId);
+    failsWith(plain, 3, /^pheromones: cannot reach pheromones-node at .*\(if it serves TLS, pass --tls-cert\)$/);
   });
 
   test('the cookie is removed at clean shutdown', async () => {
