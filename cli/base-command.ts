@@ -158,7 +158,20 @@ export abstract class BaseCommand extends Command {
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
-    // oclif's own errors (bad flags, --help, this.exit) keep their handling.
+    // oclif's parse errors are multi-line with the usage: one line is enough.
+    if ('parse' in err || /^Parsing --/.test(err.message)) {
+      const text = err.message
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !/^See more help/.test(l))
+        .join(' ')
+        .replace(/:?\s+/g, (m) => (m.startsWith(':') ? ': ' : ' '))
+        .replace(/^Parsing (--\S+) /, '$1: ');
+      process.stderr.write(`pheromones: ${text} (see --help)\n`);
+      process.exitCode = EXIT.usage;
+      return undefined;
+    }
+    // Other oclif errors (--help, this.exit) keep their handling.
     if (err.oclif !== undefined) return super.catch(err);
     const failure = this.describeFailure(err);
     process.stderr.write(`pheromones: ${failure.message}\n`);

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { MessageService, SubscribeResponseSchema } from '../../../src/gen/pheromones/admin/v1/message_pb.js';
-import { BaseCommand } from '../../base-command.js';
+import { BaseCommand, CliFailure, EXIT } from '../../base-command.js';
 import { directLine, messageLine } from '../../format.js';
 import { untilInterrupted } from '../../interrupt.js';
 
@@ -39,6 +39,6 @@ export default class MsgWatch extends BaseCommand {
 }
 
 export function parseSeq(text: string, flag: string): bigint {
-  if (!/^\d{1,20}$/.test(text.trim())) throw new Error(`${flag}: "${text}" is not a sequence number`);
+  if (!/^\d{1,20}$/.test(text.trim())) throw new CliFailure(`${flag}: "${text}" is not a sequence number`, EXIT.usage);
   return BigInt(text.trim());
 }
