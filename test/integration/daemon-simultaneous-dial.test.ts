@@ -6,13 +6,17 @@ import { Node } from '../../src/node/node.js';
 import type { PeerInfo } from '../../src/node/types.js';
 import { DaemonSet, freePort, makeTempDir, pollUntil, withTimeout } from '../helpers/daemon.js';
 
-/** Who dials whom: simultaneous dials settle on one connection; a restarted peer is redialled. */
+/**
+ * Two nodes dialling each other at the same moment keep exactly one
+ * connection, the same at both ends: once with real daemons, then
+ * repeatedly with in-process nodes (restarting processes 20 times is slow).
+ */
 
 const WAIT_MS = 15_000;
 const REPETITIONS = 20;
 const FAST_REDIAL = ['--reconnect-base', '100', '--reconnect-max', '1000'];
 
-describe('pheromones-node dialling', () => {
+describe('simultaneous dials', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
@@ -112,26 +116,5 @@ describe('pheromones-node dialling', () => {
       await b.stop();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     }
-  });
-
-  it('B killed and restarted: A redials it and messages flow again', async () => {
-    const b = await net.start({ name: 'B' });
-    const a = await net.start({ name: 'A', peers: [b.address], args: FAST_REDIAL });
-    await a.waitForPeers([b.nodeId], WAIT_MS);
-    a.writeLine('before the crash');
-    await b.waitForChat((c) => c.text === 'before the crash', WAIT_MS, 'first line at B');
-
-    assert.equal((await b.kill()).signal, 'SIGKILL');
-    await a.waitForLog((r) => r.msg === 'peer disconnected' && r.peer === b.nodeId, WAIT_MS, 'A notices B is gone');
-
-    const b2 = await net.restart(b);
-    assert.equal(b2.nodeId, b.nodeId);
-    await a.waitForLogCount((r) => r.msg === 'peer connected' && r.peer === b.nodeId, 2, WAIT_MS, 'A reconnected to B');
-    await b2.waitForPeers([a.nodeId], WAIT_MS);
-    a.writeLine('after the restart');
-    const line = await b2.waitForChat((c) => c.text === 'after the restart', WAIT_MS, 'line at restarted B');
-    assert.equal(line.hops, 1);
-    b2.writeLine('B is back');
-    await a.waitForChat((c) => c.text === 'B is back', WAIT_MS, 'B\'s line at A');
   });
 });
