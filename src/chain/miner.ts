@@ -160,23 +160,34 @@ export class Miner extends EventEmitter<MinerEvents> {
     this.loop = (async () => {
       while (this.running) {
         try {
-          const needTxs = this.options.mineEmpty !== true && this.pool.size === 0;
-          if (needTxs) {
-            await new Promise<void>((resolve) => {
-              this.wake = resolve;
-            });
-            this.wake = undefined;
-            continue;
-          }
-          await this.mineOnce();
+          const before = this.hashes;
+          if (this.options.mineEmpty === true || this.pool.size > 0) await this.mineOnce();
+          // Nothing was searched (no usable transactions): sleep until the pool or the head changes.
+          if (this.running && this.hashes === before) await this.idle(5_000);
         } catch (err) {
           if (!this.running) break;
           this.emit('error', err as Error);
           // A broken worker would fail again at once; pause before retrying.
-          await new Promise((r) => setTimeout(r, 1000).unref());
+          await this.idle(1_000);
         }
       }
     })();
+  }
+
+  /** Wait until a transaction arrives, the head changes, stop() is called, or `ms` pass. */
+  private idle(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.chain.off('tip', done);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.chain.on('tip', done);
+      this.wake = done;
+    });
   }
 
   async stop(): Promise<void> {
