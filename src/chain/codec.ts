@@ -124,3 +124,13 @@ export function decodeBlock(bytes: Uint8Array, maxBytes: number): Block {
   }
   return blockFromProto(m);
 }
+
+/**
+ * A safe upper bound on the protobuf size of a block that passes the
+ * network's limits (protobuf adds per-field tags and lengths where the
+ * canonical form has a domain tag and fixed lengths): use it as decodeBlock's
+ * `maxBytes` and as the frame limit for block messages.
+ */
+export function maxEncodedBlockBytes(params: { maxBlockBytes: number; maxBlockTxs: number }): number {
+  return params.maxBlockBytes + 64 * params.maxBlockTxs + 1024;
+}

@@ -1,7 +1,7 @@
 /** The blockchain library: what a Node wires in (see docs/chain.md). */
 export { type Block, makeBlock, blockSize, computeMerkleRoot } from './block.js';
 export { Chain, type AddBlockResult, type AddStatus, type ChainEntry, type ChainEvents, type ChainOptions, type Reorg, type TipChange } from './chain.js';
-export { decodeBlock, decodeTransaction, encodeBlock, encodeTransaction, blockFromProto, blockToProto, txFromProto, txToProto } from './codec.js';
+export { decodeBlock, decodeTransaction, encodeBlock, encodeTransaction, maxEncodedBlockBytes, blockFromProto, blockToProto, txFromProto, txToProto } from './codec.js';
 export { type BlockHeader, encodeHeader, hashHeader, meetsTarget, workOf, HEADER_BYTES, HEADER_VERSION } from './header.js';
 export { merkleRoot } from './merkle.js';
 export { Miner, type MinerOptions } from './miner.js';

@@ -83,3 +83,19 @@ test('the verifier pool finds the first bad signature, in worker threads', async
   const inline = new InlineVerifier();
   assert.equal(await inline.verify([tx(), tx()]), -1);
 });
+
+test('a block at the size limits fits the encoded-size bound', async () => {
+  const { maxEncodedBlockBytes } = await import('../../src/chain/codec.js');
+  const params = testParams({ maxBlockTxs: 50, maxBlockBytes: 50 * 400 });
+  const tc = await openTestChain(params);
+  try {
+    // 50 transactions with tiny payloads: the protobuf overhead per transaction is largest relative to size.
+    const txs = Array.from({ length: 50 }, () => signTransaction(testKey(1), 'a', new Uint8Array(0)));
+    const block = buildBlock(tc.chain, tc.chain.head, txs);
+    const encoded = encodeBlock(block);
+    assert.ok(encoded.length <= maxEncodedBlockBytes(params), `${encoded.length} > bound`);
+    assert.equal(decodeBlock(encoded, maxEncodedBlockBytes(params)).hashHex, block.hashHex);
+  } finally {
+    await tc.close();
+  }
+});
