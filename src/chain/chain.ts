@@ -91,8 +91,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   private readonly maxOrphans: number;
   private readonly maxOrphanBytes: number;
   private readonly maxInvalid: number;
-  /** Bumped on every canonical change; lets async readers detect they raced a block. */
-  tipVersion = 0;
+  private version = 0;
 
   private constructor(
     readonly store: ChainStore,
@@ -116,6 +115,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     const chain = new Chain(store, params, options);
     await chain.load();
     return chain;
+  }
+
+  /** Bumped on every canonical change; lets async readers detect they raced a block. */
+  get tipVersion(): number {
+    return this.version;
   }
 
   get head(): ChainEntry {
@@ -426,7 +430,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.index.set(entry.hashHex, entry);
     this.main.length = fork.height + 1;
     this.main.push(...path);
-    this.tipVersion++;
+    this.version++;
     const change: TipChange = { removed, added, head: entry };
     this.emit('block', block, 'connected');
     this.emit('tip', change);
