@@ -148,3 +148,31 @@ test('cumulative work decides the head, a lower hash breaks ties', async () => {
     await tc.close();
   }
 });
+
+test('importBlocks verifies a run of blocks in worker threads and pins a bad signature on its block', async () => {
+  const { VerifierPool } = await import('../../src/chain/verifier.js');
+  const verifier = new VerifierPool({ threads: 2 });
+  const donor = await openTestChain();
+  const tc = await openTestChain(undefined, { verifier });
+  try {
+    const blocks = await extend(donor.chain, donor.chain.head, 4, () => [tx(), tx(2), tx(3)]);
+    const good = await tc.chain.importBlocks(blocks.slice(0, 2));
+    assert.deepEqual(good.map((r) => r.status), ['connected', 'connected']);
+    const b3 = blocks[2]!;
+    const forgedSig = b3.txs[1]!.signature.map((x, i) => (i === 10 ? x ^ 1 : x));
+    const forged = makeBlock(b3.header, [b3.txs[0]!, makeTransaction({ ...b3.txs[1]!, signature: forgedSig }), b3.txs[2]!]);
+    const results = await tc.chain.importBlocks([forged, blocks[3]!]);
+    assert.equal(results[0]!.status, 'invalid');
+    assert.match(results[0]!.reason!, /invalid signature/);
+    assert.equal(results[1]!.status, 'orphan');
+    // The honest block 3 then connects and adopts block 4.
+    const r = await tc.chain.addBlock(b3);
+    assert.equal(r.status, 'connected');
+    assert.equal(r.orphansAdopted, 1);
+    assert.equal(tc.chain.head.hashHex, blocks[3]!.hashHex);
+  } finally {
+    await verifier.close();
+    await tc.close();
+    await donor.close();
+  }
+});
