@@ -1,7 +1,7 @@
-import { Point } from '@noble/secp256k1';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { bech32m } from '@scure/base';
 import { PheromonesError } from '../errors.js';
+import { sha256 } from './hash.js';
+import { isValidPublicKey, PUBLIC_KEY_BYTES } from './secp256k1.js';
 
 /**
  * Account addresses (docs/keys.md): bech32m (BIP 350) with the human-readable
@@ -16,12 +16,10 @@ export const ADDRESS_HASH_LENGTH = 20;
 /** Length of every valid address: 'phm' + '1' + 32 data characters + 6 checksum characters. */
 export const ADDRESS_LENGTH = ADDRESS_HRP.length + 1 + 32 + 6;
 
-const COMPRESSED_PUBLIC_KEY_LENGTH = 33;
-
 /** The 20-byte hash an address encodes: sha256(compressed public key)[0..20]. */
 export function addressHash(publicKey: Uint8Array): Uint8Array {
   assertCompressedPublicKey(publicKey);
-  return sha256(publicKey).slice(0, ADDRESS_HASH_LENGTH);
+  return Uint8Array.from(sha256(publicKey).subarray(0, ADDRESS_HASH_LENGTH));
 }
 
 /** The address of a 33-byte compressed secp256k1 public key. */
@@ -79,16 +77,14 @@ export function addressMatchesPublicKey(address: string, publicKey: Uint8Array):
 }
 
 function assertCompressedPublicKey(publicKey: Uint8Array): void {
-  if (publicKey.length !== COMPRESSED_PUBLIC_KEY_LENGTH || (publicKey[0] !== 0x02 && publicKey[0] !== 0x03)) {
+  if (publicKey.length !== PUBLIC_KEY_BYTES || (publicKey[0] !== 0x02 && publicKey[0] !== 0x03)) {
     throw new PheromonesError(
       'invalid-argument',
-      `a public key must be ${COMPRESSED_PUBLIC_KEY_LENGTH} bytes in compressed SEC1 form (02/03 prefix), got ${publicKey.length} bytes`,
+      `a public key must be ${PUBLIC_KEY_BYTES} bytes in compressed SEC1 form (02/03 prefix), got ${publicKey.length} bytes`,
     );
   }
-  try {
-    Point.fromBytes(publicKey);
-  } catch (err) {
-    throw new PheromonesError('invalid-argument', 'the public key is not a point on secp256k1', { cause: err });
+  if (!isValidPublicKey(publicKey)) {
+    throw new PheromonesError('invalid-argument', 'the public key is not a point on secp256k1');
   }
 }
 

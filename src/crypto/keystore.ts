@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { gcm } from '@noble/ciphers/aes.js';
 import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { getPublicKey, utils as secpUtils } from '@noble/secp256k1';
 import { PheromonesError } from '../errors.js';
 import { ADDRESS_HRP, addressFromPublicKey, normalizeAddress } from './address.js';
 import { CorruptKeyFileError, WrongPassphraseError } from './keystore-errors.js';
+import { isValidSecretKey, publicKeyOf, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES } from './secp256k1.js';
 
 /**
  * The client-side keystore: one JSON file per key, the secret sealed with
@@ -26,9 +26,9 @@ export const SCRYPT_P = 1;
 const DKLEN = 32;
 const SALT_LENGTH = 32;
 const NONCE_LENGTH = 12;
-const SECRET_LENGTH = 32;
+const SECRET_LENGTH = SECRET_KEY_BYTES;
 const GCM_TAG_LENGTH = 16;
-const PUBLIC_KEY_LENGTH = 33;
+const PUBLIC_KEY_LENGTH = PUBLIC_KEY_BYTES;
 
 // Bounds on parameters read back from disk, so a doctored file cannot make an
 // unlock allocate gigabytes or spin for minutes.
@@ -111,7 +111,7 @@ export function parseSecretKeyHex(text: string): Uint8Array {
     throw new PheromonesError('invalid-argument', 'a secret key is 64 hexadecimal characters (32 bytes)');
   }
   const secret = hexToBytes(hex.toLowerCase());
-  if (!secpUtils.isValidSecretKey(secret)) {
+  if (!isValidSecretKey(secret)) {
     throw new PheromonesError('invalid-argument', 'the secret key is not a valid secp256k1 scalar (zero or not below the curve order)');
   }
   return secret;
@@ -121,7 +121,7 @@ export function parseSecretKeyHex(text: string): Uint8Array {
 export async function createKey(dir: string, name: string, passphrase: string, opts: SealOptions = {}): Promise<KeyInfo> {
   validateKeyName(name);
   checkPassphrasePolicy(passphrase, opts);
-  const secretKey = secpUtils.randomSecretKey();
+  const secretKey = randomSecretKey();
   try {
     return await storeKey(dir, name, secretKey, passphrase, opts);
   } finally {
@@ -139,10 +139,10 @@ export async function importKey(
 ): Promise<KeyInfo> {
   validateKeyName(name);
   checkPassphrasePolicy(passphrase, opts);
-  if (secret.length !== SECRET_LENGTH || !secpUtils.isValidSecretKey(secret)) {
+  if (secret.length !== SECRET_LENGTH || !isValidSecretKey(secret)) {
     throw new PheromonesError('invalid-argument', 'the secret key is not a valid 32-byte secp256k1 scalar');
   }
-  const address = addressFromPublicKey(getPublicKey(secret, true));
+  const address = addressFromPublicKey(publicKeyOf(secret));
   const existing = (await listKeys(dir)).find((k) => k.address === address);
   if (existing) {
     throw new PheromonesError('already-exists', `this key is already in the keystore as '${existing.name}' (${address})`);
@@ -192,7 +192,7 @@ export async function unlockKey(dir: string, nameOrAddress: string, passphrase: 
   }
   const publicKey = hexToBytes(file.publicKey);
   // The tag proves the passphrase; this proves the clear-text fields were not swapped for another key's.
-  if (!secpUtils.isValidSecretKey(secretKey) || bytesToHex(getPublicKey(secretKey, true)) !== file.publicKey) {
+  if (!isValidSecretKey(secretKey) || bytesToHex(publicKeyOf(secretKey)) !== file.publicKey) {
     secretKey.fill(0);
     throw new CorruptKeyFileError(path, 'the sealed secret does not match the stored public key');
   }
@@ -214,6 +214,14 @@ export async function keyExists(dir: string, name: string): Promise<boolean> {
   }
 }
 
+function randomSecretKey(): Uint8Array {
+  // Rejection sampling: all but ~2^-128 of 32-byte strings are valid scalars, so this loops once.
+  for (;;) {
+    const secret = randomBytes(SECRET_LENGTH);
+    if (isValidSecretKey(secret)) return secret;
+  }
+}
+
 function checkPassphrasePolicy(passphrase: string, opts: SealOptions): void {
   if (passphrase === '' && !opts.insecure) {
     throw new PheromonesError('invalid-argument', 'empty passphrase: choose one, or store the key unprotected explicitly (--insecure-no-password)');
@@ -230,7 +238,7 @@ async function storeKey(dir: string, name: string, secretKey: Uint8Array, passph
   // Fail before the slow KDF when the name is taken; the exclusive link below still guards the race.
   if (await keyExists(dir, name)) throw nameTaken(name, path);
 
-  const publicKey = getPublicKey(secretKey, true);
+  const publicKey = publicKeyOf(secretKey);
   const address = addressFromPublicKey(publicKey);
   const salt = randomBytes(SALT_LENGTH);
   const nonce = randomBytes(NONCE_LENGTH);

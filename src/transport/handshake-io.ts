@@ -1,0 +1,155 @@
+import type { Socket } from 'node:net';
+import { toBinary } from '@bufbuild/protobuf';
+import { DisconnectReason, EnvelopeSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
+import { PheromonesError } from '../errors.js';
+import { decodeEnvelope } from '../wire/envelope.js';
+import { PlainFrameDecoder, encodePlainFrame } from '../wire/plain-frame.js';
+import {
+  HandshakeError,
+  disconnectEnvelope,
+  freshSecrets,
+  initiatorOnResponse,
+  initiatorStart,
+  responderOnFinish,
+  responderOnInit,
+  type HandshakeContext,
+  type HandshakeResult,
+} from './handshake.js';
+import { SecureConnectionImpl } from './secure-connection.js';
+import type { Direction, SecureTransportOptions } from './types.js';
+
+/** How long a failed handshake waits for its Disconnect to be flushed before destroying the socket. */
+const FAIL_GRACE_MS = 500;
+
+/**
+ * Runs the handshake over a connected socket. `deadline` (ms since epoch,
+ * from TCP connect) bounds a silent or slow peer; on any failure the socket
+ * is ended (with a plain Disconnect where safe) and the promise rejects with
+ * a HandshakeError or a PheromonesError.
+ */
+export function runHandshake(
+  socket: Socket,
+  direction: Direction,
+  options: SecureTransportOptions,
+  deadline: number,
+  extra: { expectedNodeId?: string; signal?: AbortSignal } = {},
+): Promise<SecureConnectionImpl> {
+  const ctx: HandshakeContext = { identity: options.identity, hello: options.hello, secrets: freshSecrets() };
+  const decoder = new PlainFrameDecoder(options.maxFrameBytes);
+  const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+
+  return new Promise<SecureConnectionImpl>((resolve, reject) => {
+    let settled = false;
+    let step: (env: Envelope) => SecureConnectionImpl | undefined;
+
+    const cleanup = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      extra.signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: Error, sendReason?: DisconnectReason): void => {
+      if (settled) return;
+      cleanup();
+      if (sendReason !== undefined && !socket.destroyed && socket.writable) {
+        const detail = err.message;
+        try {
+          socket.end(encodePlainFrame(toBinary(EnvelopeSchema, disconnectEnvelope(sendReason, detail)), options.maxFrameBytes));
+        } catch {
+          socket.destroy();
+        }
+        setTimeout(() => socket.destroy(), FAIL_GRACE_MS).unref();
+      } else {
+        socket.destroy();
+      }
+      reject(err);
+    };
+    const sendPlain = (env: Envelope): void => {
+      socket.write(encodePlainFrame(toBinary(EnvelopeSchema, env), options.maxFrameBytes));
+    };
+    const established = (r: HandshakeResult): SecureConnectionImpl => {
+      cleanup();
+      return new SecureConnectionImpl({
+        socket,
+        direction,
+        remoteId: r.remoteId,
+        remoteHello: r.remoteHello,
+        sendKey: r.sendKey,
+        receiveKey: r.receiveKey,
+        maxFrameBytes: options.maxFrameBytes,
+        leftover: decoder.takeRemaining(),
+      });
+    };
+
+    const onData = (chunk: Buffer): void => {
+      if (settled) return;
+      decoder.push(chunk);
+      try {
+        for (;;) {
+          const body = decoder.next();
+          if (body === undefined) return;
+          const conn = step(decodeEnvelope(body));
+          if (conn !== undefined) {
+            resolve(conn);
+            return;
+          }
+        }
+      } catch (err) {
+        if (err instanceof HandshakeError) {
+          fail(err, err.remote ? undefined : err.reason);
+        } else if (err instanceof PheromonesError) {
+          fail(
+            new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, `bad handshake frame from ${where}: ${err.message}`, { cause: err }),
+            DisconnectReason.HANDSHAKE_FAILED,
+          );
+        } else {
+          fail(err as Error, DisconnectReason.HANDSHAKE_FAILED);
+        }
+      }
+    };
+    const onError = (err: Error): void =>
+      fail(new PheromonesError('unavailable', `handshake with ${where} failed: ${err.message}`, { cause: err }));
+    const onClose = (): void =>
+      fail(new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, `${where} closed the connection during the handshake`, { remote: true }));
+    const onAbort = (): void => fail(new PheromonesError('unavailable', `handshake with ${where} aborted`));
+
+    const timer = setTimeout(
+      () => {
+        fail(
+          new HandshakeError(DisconnectReason.TIMEOUT, `handshake with ${where} did not complete within ${options.handshakeTimeoutMs} ms`),
+        );
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    if (extra.signal) {
+      if (extra.signal.aborted) return onAbort();
+      extra.signal.addEventListener('abort', onAbort, { once: true });
+    }
+
+    if (direction === 'outbound') {
+      const { envelope, ownHello } = initiatorStart(ctx);
+      step = (env) => {
+        const { envelope: finish, result } = initiatorOnResponse(ctx, ownHello, env, extra.expectedNodeId);
+        sendPlain(finish);
+        step = () => {
+          throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'unexpected frame after the handshake');
+        };
+        return established(result);
+      };
+      sendPlain(envelope);
+    } else {
+      step = (env) => {
+        const { envelope, pending } = responderOnInit(ctx, env);
+        sendPlain(envelope);
+        step = (fin) => established(responderOnFinish(pending, fin));
+        return undefined;
+      };
+    }
+  });
+}

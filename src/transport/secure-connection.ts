@@ -1,0 +1,292 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { toBinary } from '@bufbuild/protobuf';
+import { PheromonesError } from '../errors.js';
+import { DisconnectReason, EnvelopeSchema, type Envelope, type NodeHello } from '../gen/pheromones/wire/v1/wire_pb.js';
+import { RecordOpener, RecordSealer } from '../crypto/record-cipher.js';
+import { decodeEnvelope } from '../wire/envelope.js';
+import { INNER_HEADER_BYTES, RECORD_PLAINTEXT_TARGET } from '../wire/limits.js';
+import { RecordReader, recordHeader, unpackInnerFrames } from '../wire/sealed-record.js';
+import { disconnectEnvelope } from './handshake.js';
+import type { CloseInfo, Direction, Lane, SecureConnection } from './types.js';
+
+/** Records are written to the socket only while its buffer holds less than this. */
+const SOCKET_HIGH_WATER = 256 * 1024;
+/** 'drain' fires once queuedBytes falls below this after having reached it. */
+export const DRAIN_LOW_WATER = 1024 * 1024;
+/** After close(), a peer that does not close its end is cut off after this long. */
+const CLOSE_GRACE_MS = 2_000;
+
+class LaneQueue {
+  items: Uint8Array[] = [];
+  head = 0;
+  get empty(): boolean {
+    return this.head === this.items.length;
+  }
+  push(b: Uint8Array): void {
+    this.items.push(b);
+  }
+  peek(): Uint8Array {
+    return this.items[this.head]!;
+  }
+  shift(): Uint8Array {
+    const b = this.items[this.head]!;
+    this.items[this.head++] = undefined as unknown as Uint8Array;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+    return b;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+export interface EstablishedSession {
+  socket: Socket;
+  direction: Direction;
+  remoteId: string;
+  remoteHello: NodeHello;
+  sendKey: Uint8Array;
+  receiveKey: Uint8Array;
+  maxFrameBytes: number;
+  /** Bytes received after the last handshake frame (already sealed records). */
+  leftover: Uint8Array;
+}
+
+/**
+ * The sealed session (docs/protocol.md, "Sealed records"). Bodies queue on
+ * two lanes; a flush (next setImmediate, or at once when 64 KiB are pending)
+ * coalesces them, control lane first, into records of up to 64 KiB plaintext.
+ */
+export class SecureConnectionImpl extends EventEmitter implements SecureConnection {
+  readonly direction: Direction;
+  readonly remoteId: string;
+  readonly remoteHello: NodeHello;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  private readonly socket: Socket;
+  private readonly sealer: RecordSealer;
+  private readonly opener: RecordOpener;
+  private readonly reader: RecordReader;
+  private readonly maxFrameBytes: number;
+  private readonly control = new LaneQueue();
+  private readonly bulk = new LaneQueue();
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private needDrain = false;
+  private isClosed = false;
+  private closeEmitted = false;
+
+  constructor(s: EstablishedSession) {
+    super();
+    this.socket = s.socket;
+    this.direction = s.direction;
+    this.remoteId = s.remoteId;
+    this.remoteHello = s.remoteHello;
+    this.remoteAddress = s.socket.remoteAddress ?? '';
+    this.remotePort = s.socket.remotePort ?? 0;
+    this.maxFrameBytes = s.maxFrameBytes;
+    this.sealer = new RecordSealer(s.sendKey);
+    this.opener = new RecordOpener(s.receiveKey);
+    this.reader = new RecordReader(s.maxFrameBytes);
+
+    const sock = this.socket;
+    sock.setNoDelay(true);
+    // Hold reading until the owner has had a turn to attach listeners.
+    sock.pause();
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('drain', () => this.onSocketDrain());
+    sock.on('error', (err) => {
+      this.finish({
+        reason: DisconnectReason.UNSPECIFIED,
+        detail: `socket error: ${err.message}`,
+        remote: true,
+        error: new PheromonesError('unavailable', `connection to ${this.remoteAddress}:${this.remotePort} failed: ${err.message}`, { cause: err }),
+      });
+    });
+    sock.on('end', () => {
+      this.finish({ reason: DisconnectReason.UNSPECIFIED, detail: 'peer closed the connection', remote: true });
+    });
+    sock.on('close', () => {
+      this.finish({ reason: DisconnectReason.UNSPECIFIED, detail: 'connection closed', remote: true });
+    });
+    setImmediate(() => {
+      if (s.leftover.length > 0) this.onData(s.leftover);
+      if (!this.isClosed) sock.resume();
+    });
+  }
+
+  get bytesWritten(): number {
+    return this.socket.bytesWritten;
+  }
+  get bytesRead(): number {
+    return this.socket.bytesRead;
+  }
+  get queuedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  send(env: Envelope, lane: Lane = 'bulk'): void {
+    this.sendEncoded(toBinary(EnvelopeSchema, env), lane);
+  }
+
+  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): void {
+    if (this.isClosed) return;
+    if (body.length > this.maxFrameBytes) {
+      throw new PheromonesError('invalid-argument', `message of ${body.length} bytes exceeds the frame limit of ${this.maxFrameBytes}`);
+    }
+    (lane === 'control' ? this.control : this.bulk).push(body);
+    this.pendingBytes += INNER_HEADER_BYTES + body.length;
+    if (this.queuedBytes >= DRAIN_LOW_WATER) this.needDrain = true;
+    if (this.pendingBytes >= RECORD_PLAINTEXT_TARGET) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  close(reason: DisconnectReason, detail = ''): void {
+    this.closeWith({ reason, detail, remote: false }, true);
+  }
+
+  private closeWith(info: CloseInfo, sendDisconnect: boolean): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.control.clear();
+    this.bulk.clear();
+    this.pendingBytes = 0;
+    const sock = this.socket;
+    if (sendDisconnect && !sock.destroyed && sock.writable) {
+      try {
+        const body = toBinary(EnvelopeSchema, disconnectEnvelope(info.reason, info.detail));
+        this.writeRecord([body], INNER_HEADER_BYTES + body.length);
+      } catch {
+        // Best effort: the record counter may be exhausted; the socket still ends.
+      }
+    }
+    sock.end();
+    setTimeout(() => sock.destroy(), CLOSE_GRACE_MS).unref();
+    this.emitClose(info);
+  }
+
+  /** Socket went away by itself. */
+  private finish(info: CloseInfo): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.control.clear();
+    this.bulk.clear();
+    this.pendingBytes = 0;
+    this.socket.destroy();
+    this.emitClose(info);
+  }
+
+  private emitClose(info: CloseInfo): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    process.nextTick(() => this.emit('close', info));
+  }
+
+  private violation(err: Error): void {
+    const error =
+      err instanceof PheromonesError && err.kind === 'protocol-violation'
+        ? err
+        : new PheromonesError('protocol-violation', err.message, { cause: err });
+    this.closeWith({ reason: DisconnectReason.PROTOCOL_VIOLATION, detail: error.message, remote: false, error }, true);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.isClosed) return;
+    this.reader.push(chunk);
+    try {
+      for (;;) {
+        const rec = this.reader.next();
+        if (rec === undefined) return;
+        const plaintext = this.opener.open(rec.header, rec.ciphertext, rec.tag);
+        for (const body of unpackInnerFrames(plaintext, this.maxFrameBytes)) {
+          const env = decodeEnvelope(body);
+          if (env.kind.case === 'disconnect') {
+            const d = env.kind.value;
+            this.closeWith({ reason: d.reason, detail: d.detail, remote: true }, false);
+            return;
+          }
+          this.emit('message', env, body.length);
+          if (this.isClosed) return;
+        }
+      }
+    } catch (err) {
+      if (err instanceof PheromonesError && err.kind === 'resource-exhausted') {
+        this.closeWith({ reason: DisconnectReason.REQUESTED, detail: err.message, remote: false, error: err }, false);
+        return;
+      }
+      this.violation(err as Error);
+    }
+  }
+
+  private onSocketDrain(): void {
+    this.flush();
+    if (this.needDrain && this.queuedBytes < DRAIN_LOW_WATER && !this.isClosed) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  private flush(): void {
+    if (this.isClosed) return;
+    const sock = this.socket;
+    try {
+      while (this.pendingBytes > 0 && sock.writableLength < SOCKET_HIGH_WATER) {
+        const bodies: Uint8Array[] = [];
+        let size = 0;
+        for (const q of [this.control, this.bulk]) {
+          while (!q.empty) {
+            const next = INNER_HEADER_BYTES + q.peek().length;
+            if (size > 0 && size + next > RECORD_PLAINTEXT_TARGET) break;
+            bodies.push(q.shift());
+            size += next;
+          }
+          if (size >= RECORD_PLAINTEXT_TARGET) break;
+        }
+        this.pendingBytes -= size;
+        this.writeRecord(bodies, size);
+      }
+    } catch (err) {
+      if (err instanceof PheromonesError && err.kind === 'resource-exhausted') {
+        this.closeWith({ reason: DisconnectReason.REQUESTED, detail: err.message, remote: false, error: err }, false);
+        return;
+      }
+      throw err;
+    }
+    if (this.needDrain && this.queuedBytes < DRAIN_LOW_WATER) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  private writeRecord(bodies: Uint8Array[], size: number): void {
+    const plaintext = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const b of bodies) {
+      plaintext.writeUInt32BE(b.length, at);
+      plaintext.set(b, at + INNER_HEADER_BYTES);
+      at += INNER_HEADER_BYTES + b.length;
+    }
+    const header = recordHeader(size);
+    const [ct, tag] = this.sealer.seal(header, plaintext);
+    const sock = this.socket;
+    sock.cork();
+    sock.write(header);
+    sock.write(ct);
+    sock.write(tag);
+    sock.uncork();
+  }
+}

@@ -1,0 +1,106 @@
+import { ByteQueue } from './byte-queue.js';
+import { FrameTooLargeError, MalformedRecordError } from './errors.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  INNER_HEADER_BYTES,
+  MIN_RECORD_LENGTH,
+  RECORD_HEADER_BYTES,
+  RECORD_TAG_BYTES,
+  maxRecordLength,
+} from './limits.js';
+
+/**
+ * Sealed record layout: `u32 BE length | ciphertext | 16-byte tag`, with
+ * length = ciphertext length + 16. The 4 header bytes are the AEAD's AAD.
+ */
+export interface RawRecord {
+  /** The 4 length bytes (authenticated as AAD). */
+  header: Uint8Array;
+  ciphertext: Uint8Array;
+  tag: Uint8Array;
+}
+
+/** Cuts a received byte stream into raw sealed records, bounding sizes before buffering. */
+export class RecordReader {
+  private readonly queue = new ByteQueue();
+  private readonly maxLength: number;
+
+  constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
+    this.maxLength = maxRecordLength(maxFrameBytes);
+  }
+
+  push(chunk: Uint8Array): void {
+    this.queue.push(chunk);
+  }
+
+  next(): RawRecord | undefined {
+    const length = this.queue.peekU32();
+    if (length < 0) return undefined;
+    if (length > this.maxLength) throw new FrameTooLargeError(length, this.maxLength, 'record');
+    if (length < MIN_RECORD_LENGTH) {
+      throw new MalformedRecordError(`record of ${length} bytes is below the minimum of ${MIN_RECORD_LENGTH}`);
+    }
+    if (this.queue.length < RECORD_HEADER_BYTES + length) return undefined;
+    const whole = this.queue.take(RECORD_HEADER_BYTES + length);
+    const ctEnd = RECORD_HEADER_BYTES + length - RECORD_TAG_BYTES;
+    return {
+      header: whole.subarray(0, RECORD_HEADER_BYTES),
+      ciphertext: whole.subarray(RECORD_HEADER_BYTES, ctEnd),
+      tag: whole.subarray(ctEnd),
+    };
+  }
+
+  get bufferedBytes(): number {
+    return this.queue.length;
+  }
+}
+
+export function recordHeader(ciphertextLength: number): Buffer {
+  const h = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+  h.writeUInt32BE(ciphertextLength + RECORD_TAG_BYTES, 0);
+  return h;
+}
+
+/** Total plaintext size of the given bodies packed as inner frames. */
+export function packedSize(bodies: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const b of bodies) n += INNER_HEADER_BYTES + b.length;
+  return n;
+}
+
+/** Packs bodies back to back as `u32 BE length | body` inner frames. */
+export function packInnerFrames(bodies: readonly Uint8Array[], size = packedSize(bodies)): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const b of bodies) {
+    out.writeUInt32BE(b.length, at);
+    out.set(b, at + INNER_HEADER_BYTES);
+    at += INNER_HEADER_BYTES + b.length;
+  }
+  return out;
+}
+
+/**
+ * Splits a decrypted record plaintext into inner-frame bodies (views).
+ * Every length is checked against what is left and against the frame limit.
+ */
+export function unpackInnerFrames(plaintext: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array[] {
+  const bodies: Uint8Array[] = [];
+  let at = 0;
+  while (at < plaintext.length) {
+    if (plaintext.length - at < INNER_HEADER_BYTES) {
+      throw new MalformedRecordError(`record ends inside an inner frame header at offset ${at}`);
+    }
+    const length =
+      ((plaintext[at]! << 24) | (plaintext[at + 1]! << 16) | (plaintext[at + 2]! << 8) | plaintext[at + 3]!) >>> 0;
+    if (length > maxFrameBytes) throw new FrameTooLargeError(length, maxFrameBytes);
+    const start = at + INNER_HEADER_BYTES;
+    if (length > plaintext.length - start) {
+      throw new MalformedRecordError(`inner frame of ${length} bytes overruns its record at offset ${at}`);
+    }
+    bodies.push(plaintext.subarray(start, start + length));
+    at = start + length;
+  }
+  if (bodies.length === 0) throw new MalformedRecordError('record holds no frame');
+  return bodies;
+}

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { create } from '@bufbuild/protobuf';
+import { DisconnectReason, EnvelopeSchema, type Envelope } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
+import { generateIdentity, type NodeIdentity } from '../../src/crypto/identity.js';
+import { networkIdFor } from '../../src/crypto/network.js';
+import { dialSecure, listenSecure, type CloseInfo, type SecureConnection, type SecureTransportOptions } from '../../src/transport/index.js';
+
+function options(identity: NodeIdentity, network = 'test'): SecureTransportOptions {
+  return {
+    identity,
+    hello: { networkId: networkIdFor(network), protocolVersion: 1, listenPort: 0, protocols: [{ name: 'gossip', versions: [1] }], userAgent: 'pheromones/test' },
+    handshakeTimeoutMs: 5_000,
+    maxFrameBytes: 4 * 1024 * 1024,
+  };
+}
+
+function direct(topic: string, payload: Uint8Array): Envelope {
+  return create(EnvelopeSchema, { kind: { case: 'direct', value: { topic, payload } } });
+}
+
+function nextMessages(conn: SecureConnection, n: number): Promise<Envelope[]> {
+  return new Promise((resolve, reject) => {
+    const got: Envelope[] = [];
+    const onMsg = (env: Envelope): void => {
+      got.push(env);
+      if (got.length === n) {
+        conn.off('message', onMsg);
+        resolve(got);
+      }
+    };
+    conn.on('message', onMsg);
+    conn.once('close', (info: CloseInfo) => reject(new Error(`closed before ${n} messages: ${info.detail}`)));
+  });
+}
+
+test('handshake over loopback authenticates both node ids and carries messages both ways', async () => {
+  const a = generateIdentity();
+  const b = generateIdentity();
+  let resolveServer!: (c: SecureConnection) => void;
+  const serverConn = new Promise<SecureConnection>((r) => (resolveServer = r));
+  const conns: SecureConnection[] = [];
+  const listener = await listenSecure('127.0.0.1', 0, options(b), { onConnection: (c) => { conns.push(c); resolveServer(c); } });
+  try {
+    assert.notEqual(listener.port, 0);
+    const client = await dialSecure('127.0.0.1', listener.port, options(a), { expectedNodeId: b.nodeIdHex });
+    conns.push(client);
+    const server = await serverConn;
+    assert.equal(client.remoteId, b.nodeIdHex);
+    assert.equal(server.remoteId, a.nodeIdHex);
+    assert.equal(client.direction, 'outbound');
+    assert.equal(server.direction, 'inbound');
+    assert.equal(server.remoteHello.userAgent, 'pheromones/test');
+    assert.deepEqual(server.remoteHello.protocols.map((p) => p.name), ['gossip']);
+
+    const toServer = nextMessages(server, 3);
+    // Both queued in the same turn: the control lane overtakes the bulk frame queued before it.
+    client.send(direct('t', Buffer.from('one')));
+    client.send(create(EnvelopeSchema, { kind: { case: 'ping', value: { value: 42n } } }), 'control');
+    setImmediate(() => client.send(direct('t', Buffer.alloc(200_000, 7))));
+    const got = await toServer;
+    assert.equal(got[0]!.kind.case, 'ping');
+    assert.equal(got[1]!.kind.case === 'direct' && Buffer.from(got[1]!.kind.value.payload).toString(), 'one');
+    assert.equal(got[2]!.kind.case === 'direct' && got[2]!.kind.value.payload.length, 200_000);
+
+    const toClient = nextMessages(client, 1000);
+    const body = Buffer.from('x'.repeat(1000));
+    for (let i = 0; i < 1000; i++) server.send(direct(`m${i}`, body));
+    const back = await toClient;
+    assert.deepEqual(back.map((e) => (e.kind.case === 'direct' ? e.kind.value.topic : '')), Array.from({ length: 1000 }, (_, i) => `m${i}`));
+
+    const closed = once(server, 'close') as Promise<[CloseInfo]>;
+    const clientClosed = once(client, 'close') as Promise<[CloseInfo]>;
+    client.close(DisconnectReason.REQUESTED, 'bye');
+    const [info] = await closed;
+    assert.equal(info.reason, DisconnectReason.REQUESTED);
+    assert.equal(info.detail, 'bye');
+    assert.equal(info.remote, true);
+    const [own] = await clientClosed;
+    assert.equal(own.remote, false);
+    assert.equal(client.closed, true);
+    assert.ok(client.bytesWritten > 200_000);
+    assert.ok(server.bytesRead > 200_000);
+  } finally {
+    for (const c of conns) c.close(DisconnectReason.REQUESTED);
+    await listener.close();
+  }
+});
+
+test('dialing a closed port is refused with the address in the message', async () => {
+  const listener = await listenSecure('127.0.0.1', 0, options(generateIdentity()), { onConnection: () => undefined });
+  const port = listener.port;
+  await listener.close();
+  await assert.rejects(dialSecure('127.0.0.1', port, options(generateIdentity())), (err: Error & { kind?: string }) => {
+    assert.equal(err.kind, 'refused');
+    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    return true;
+  });
+});
