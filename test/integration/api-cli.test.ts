@@ -194,7 +194,37 @@ describe('pheromones CLI against two daemons', () => {
     );
   });
 
-  test('peers remove disconnects', async () => {
+  test('peers watch prints disconnections and connections; peers remove disconnects', async () => {
+    const watch = spawnCli(['peers', 'watch', '--json', ...b.flags]);
+    const lines: string[] = [];
+    let stderr = '';
+    watch.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    createInterface({ input: watch.stdout! }).on('line', (l) => lines.push(l));
+    const exited = once(watch, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const peersA = a.channel.service(PeerService);
+    try {
+      // No event says when the watch is live: cycle the session until it reports one.
+      await pollUntil(
+        async () => {
+          if (lines.length > 0) return true;
+          await peersA.removePeer({ peer: b.daemon.nodeId }).catch(() => undefined);
+          await peersA.addPeer({ address: b.daemon.address });
+          return lines.length > 0;
+        },
+        20_000,
+        'peers watch on b to print an event',
+        300,
+      );
+      const events = lines.map((l) => JSON.parse(l) as { type: string; peer: { nodeId: string } });
+      assert.ok(events.every((e) => e.peer.nodeId === a.daemon.nodeId));
+      assert.ok(events.every((e) => e.type === 'PEER_EVENT_TYPE_DISCONNECTED' || e.type === 'PEER_EVENT_TYPE_CONNECTED'));
+    } finally {
+      watch.kill('SIGINT');
+    }
+    const [code] = await exited;
+    assert.equal(code, 0, `peers watch exits cleanly on Ctrl-C: ${stderr}`);
+    if ((await peersA.listPeers()).peers.length === 0) await peersA.addPeer({ address: b.daemon.address });
+
     const out = ok(await cli(['peers', 'remove', b.daemon.nodeId, '--json', ...a.flags]), 'peers remove');
     assert.equal((JSON.parse(out) as { peer: { nodeId: string } }).peer.nodeId, b.daemon.nodeId);
     assert.deepEqual((await a.channel.service(PeerService).listPeers()).peers, []);
