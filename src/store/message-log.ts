@@ -37,7 +37,8 @@ function encodeRecord(msg: NewMessage): Uint8Array {
 }
 
 function decodeRecord(seq: bigint, bytes: Uint8Array): StoredMessage {
-  const r = fromBinary(MessageRecordSchema, bytes);
+  // LevelDB hands back Buffers; fields decoded from a plain view are plain Uint8Arrays.
+  const r = fromBinary(MessageRecordSchema, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   return {
     seq,
     id: r.id,

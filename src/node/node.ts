@@ -1,0 +1,267 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PheromonesError } from '../errors.js';
+import { loadOrCreateIdentity, type NodeIdentity } from '../crypto/identity.js';
+import { networkIdFor } from '../crypto/network.js';
+import { Gossip, type GossipStats } from '../gossip/gossip.js';
+import { formatAddress } from '../peer/address.js';
+import { PeerManager } from '../peer/peer-manager.js';
+import { openDatabase, type Database } from '../store/database.js';
+import { MessageLog } from '../store/message-log.js';
+import { dialSecure, listenSecure, PROTOCOL_VERSION, type SecureListener } from '../transport/index.js';
+import type { LocalHello, SecureTransportOptions } from '../transport/types.js';
+import { DEFAULT_TUNING, type NodeConfig, type NodeTuning } from './config.js';
+import { DirectProtocol } from './direct.js';
+import type { DirectMessage, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
+
+/** Everything that exists only while the node runs. */
+interface Running {
+  db: Database;
+  log: MessageLog;
+  identity: NodeIdentity;
+  peers: PeerManager;
+  gossip: Gossip;
+  direct: DirectProtocol;
+  listener: SecureListener;
+  listenAddress: string;
+  listenPort: number;
+  networkId: number;
+  version: string;
+  startedAtMs: number;
+}
+
+function packageVersion(): string {
+  // dist/src/node/node.js sits three levels below the package root.
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * One pheromones node: identity, LevelDB store, listener, peer manager and
+ * the protocols on top. No global state, so many nodes can run in one
+ * process. Listeners may subscribe before start().
+ */
+export class Node implements NodeApi {
+  readonly tuning: NodeTuning;
+  private run: Running | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private isReady = false;
+  private readonly messageListeners = new Set<(msg: StoredMessage) => void>();
+  private readonly directListeners = new Set<(msg: DirectMessage) => void>();
+  private readonly peerListeners = new Set<(ev: PeerEvent) => void>();
+
+  constructor(readonly config: NodeConfig) {
+    this.tuning = { ...DEFAULT_TUNING, ...config.tuning };
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  /** Hex node id; known once start() has loaded the identity. */
+  get nodeId(): string {
+    return this.run?.identity.nodeIdHex ?? '';
+  }
+
+  /** host:port the P2P listener is bound to, with the real port. */
+  get listenAddress(): string {
+    return this.run?.listenAddress ?? '';
+  }
+
+  get listenPort(): number {
+    return this.run?.listenPort ?? 0;
+  }
+
+  /** Gossip counters (frames sent/received, duplicates, deliveries). */
+  get gossipStats(): GossipStats {
+    const s = this.running().gossip.stats;
+    return { ...s };
+  }
+
+  start(): Promise<void> {
+    if (this.stopping !== undefined) return Promise.reject(new PheromonesError('failed-precondition', 'this node was stopped; create a new Node'));
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    const c = this.config;
+    const t = this.tuning;
+    await mkdir(c.dataDir, { recursive: true });
+    const db = await openDatabase(join(c.dataDir, 'db'), c.dataDir);
+    let peers: PeerManager | undefined;
+    try {
+      const log = await MessageLog.open(db);
+      const identity = await loadOrCreateIdentity(c.dataDir);
+      const logger = c.logger;
+      const version = packageVersion();
+      const networkId = networkIdFor(c.network);
+      peers = new PeerManager({
+        localId: identity.nodeIdHex,
+        tuning: t,
+        maxInbound: c.maxInbound,
+        maxOutbound: c.maxOutbound,
+        logger,
+        dial: (host, port, timeoutMs) => dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
+      });
+      const manager = peers;
+      const gossip = new Gossip({
+        localId: identity.nodeId,
+        ttl: t.gossipTtl,
+        maxFrameBytes: t.maxFrameBytes,
+        seenCacheEntries: t.seenCacheEntries,
+        seenCacheTtlMs: t.seenCacheTtlMs,
+        log,
+        logger,
+      });
+      const direct = new DirectProtocol(logger);
+      manager.registerProtocol(gossip);
+      manager.registerProtocol(direct);
+      gossip.onDeliver((msg) => emitAll(this.messageListeners, msg, logger));
+      direct.onDirect((msg) => emitAll(this.directListeners, msg, logger));
+      manager.onEvent((ev) => emitAll(this.peerListeners, ev, logger));
+
+      // One hello object for every session: with port 0 the real port is only
+      // known once listening, and inbound handshakes read it from here.
+      const hello: LocalHello = {
+        networkId,
+        protocolVersion: PROTOCOL_VERSION,
+        listenPort: c.listenPort,
+        protocols: manager.localProtocols(),
+        userAgent: `pheromones/${version}`,
+      };
+      const transport: SecureTransportOptions = { identity, hello, handshakeTimeoutMs: t.handshakeTimeoutMs, maxFrameBytes: t.maxFrameBytes };
+      const listener = await listenSecure(c.listenHost, c.listenPort, transport, {
+        onConnection: (conn) => manager.accept(conn),
+        onHandshakeError: (err, remote) => logger.debug({ remote, err: err.message }, 'inbound handshake failed'),
+      });
+      const listenPort = listener.port;
+      hello.listenPort = listenPort;
+      const listenAddress = formatAddress(c.listenHost, listenPort);
+      manager.setListenAddress(c.listenHost, listenPort);
+      manager.start();
+      this.run = { db, log, identity, peers: manager, gossip, direct, listener, listenAddress, listenPort, networkId, version, startedAtMs: Date.now() };
+      logger.info({ nodeId: identity.nodeIdHex, network: c.network, address: listenAddress }, `listening on ${listenAddress}`);
+      for (const address of c.peers) manager.addPersistent(address);
+      this.isReady = true;
+    } catch (err) {
+      await peers?.stop().catch(() => undefined);
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Disconnect every peer (REQUESTED), close the listener, flush and close the store. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const r = this.run;
+    this.isReady = false;
+    if (r === undefined) return;
+    // The server's close completes only once its accepted sockets are gone,
+    // so stop accepting first and wait for it after the peers are closed.
+    const listenerClosed = r.listener.close().catch((err: unknown) => this.config.logger.warn({ err }, 'closing the listener failed'));
+    await r.peers.stop();
+    await listenerClosed;
+    await r.log.flush();
+    await r.db.close();
+    this.config.logger.info({ nodeId: r.identity.nodeIdHex }, 'node stopped');
+  }
+
+  private running(): Running {
+    if (this.run === undefined || this.stopping !== undefined) {
+      throw new PheromonesError('unavailable', this.stopping ? 'the node is stopped' : 'the node is not started yet');
+    }
+    return this.run;
+  }
+
+  async info(): Promise<NodeInfo> {
+    const r = this.running();
+    const now = Date.now();
+    return {
+      nodeId: r.identity.nodeIdHex,
+      version: r.version,
+      network: this.config.network,
+      networkId: r.networkId,
+      listenAddress: r.listenAddress,
+      observedAddresses: [],
+      grpcAddress: this.config.grpcAddress,
+      startedAtMs: r.startedAtMs,
+      uptimeMs: now - r.startedAtMs,
+      peersInbound: r.peers.count('inbound'),
+      peersOutbound: r.peers.count('outbound'),
+      messageLogSize: r.log.size,
+    };
+  }
+
+  async addPeer(address: string, options: { persistent: boolean; timeoutMs: number }): Promise<PeerInfo> {
+    const peer = await this.running().peers.connect(address, options);
+    return peer.info();
+  }
+
+  async removePeer(idOrAddress: string): Promise<PeerInfo> {
+    return this.running().peers.remove(idOrAddress);
+  }
+
+  listPeers(): PeerInfo[] {
+    return this.run === undefined ? [] : this.run.peers.list();
+  }
+
+  broadcast(topic: string, payload: Uint8Array): Promise<StoredMessage> {
+    try {
+      return this.running().gossip.broadcast(topic, payload);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async sendToPeer(nodeId: string, topic: string, payload: Uint8Array): Promise<void> {
+    const r = this.running();
+    const peer = r.peers.get(nodeId.toLowerCase());
+    if (peer === undefined) throw new PheromonesError('not-found', `not connected to ${nodeId}`);
+    r.direct.send(peer, topic, payload);
+  }
+
+  async listMessages(afterSeq: bigint, limit: number, topic?: string): Promise<StoredMessage[]> {
+    return this.running().log.list(afterSeq, limit, topic);
+  }
+
+  async getMessage(id: Uint8Array): Promise<StoredMessage | undefined> {
+    return this.running().log.get(id);
+  }
+
+  onMessage(listener: (msg: StoredMessage) => void): () => void {
+    this.messageListeners.add(listener);
+    return () => this.messageListeners.delete(listener);
+  }
+
+  onDirect(listener: (msg: DirectMessage) => void): () => void {
+    this.directListeners.add(listener);
+    return () => this.directListeners.delete(listener);
+  }
+
+  onPeerEvent(listener: (ev: PeerEvent) => void): () => void {
+    this.peerListeners.add(listener);
+    return () => this.peerListeners.delete(listener);
+  }
+}
+
+function emitAll<T>(listeners: Set<(v: T) => void>, value: T, logger: NodeConfig['logger']): void {
+  for (const l of listeners) {
+    try {
+      l(value);
+    } catch (err) {
+      logger.error({ err }, 'listener threw');
+    }
+  }
+}
