@@ -57,6 +57,8 @@ export interface AdapterHooks {
   onUnexpectedError?: (err: unknown, method: string) => void;
   /** Live calls, so the server can end them all at shutdown. */
   calls?: Set<AbortController>;
+  /** Runs before every handler; throw to refuse the call (e.g. node not ready). */
+  precondition?: () => void;
 }
 
 export function methodPath(method: DescMethod): string {
@@ -126,6 +128,7 @@ function unaryHandler(method: DescMethod, impl: UnaryImpl<DescMessage, DescMessa
     void (async () => {
       try {
         const req = decodeRequest(method.input, call.request);
+        hooks.precondition?.();
         const res = await impl(req, ctx);
         callback(null, create(method.output, res));
       } catch (err) {
@@ -147,6 +150,7 @@ function serverStreamHandler(method: DescMethod, impl: ServerStreamImpl<DescMess
     void (async () => {
       try {
         const req = decodeRequest(method.input, call.request);
+        hooks.precondition?.();
         for await (const res of impl(req, ctx)) {
           if (stopped()) break;
           // Pull the next event only once grpc-js has room: a slow client

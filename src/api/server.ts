@@ -95,12 +95,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     calls,
     onUnexpectedError: (err, method) => opts.logger?.error({ err, method }, 'gRPC handler failed'),
   };
+  // The node's services answer UNAVAILABLE while it is not serving (health says why).
+  const nodeHooks: AdapterHooks = {
+    ...hooks,
+    precondition: () => {
+      if (!opts.node.ready) throw new PheromonesError('unavailable', 'the node is not serving (starting or stopping); try again');
+    },
+  };
   const streamBuffer = opts.streamBuffer ?? 1000;
   const server = new Server({ interceptors: [authInterceptor(cookie.token)] });
   let boundAddress = '';
-  bindService(server, NodeService, nodeService(opts.node, () => boundAddress), hooks);
-  bindService(server, PeerService, peerService(opts.node, { streamBuffer }), hooks);
-  bindService(server, MessageService, messageService(opts.node, { streamBuffer }), hooks);
+  bindService(server, NodeService, nodeService(opts.node, () => boundAddress), nodeHooks);
+  bindService(server, PeerService, peerService(opts.node, { streamBuffer }), nodeHooks);
+  bindService(server, MessageService, messageService(opts.node, { streamBuffer }), nodeHooks);
   bindService(server, Health, healthService({ ready: () => opts.node.ready, services: API_SERVICES }), hooks);
   addReflection(
     server,

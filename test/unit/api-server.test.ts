@@ -327,10 +327,22 @@ describe('api server', () => {
     node.ready = false;
     try {
       assert.equal((await health.check({})).status, HealthCheckResponse_ServingStatus.NOT_SERVING);
+      await rejectsWith(channel.service(NodeService).getInfo(), status.UNAVAILABLE, /not serving/);
     } finally {
       node.ready = true;
     }
     await rejectsWith(health.check({ service: 'nope.Service' }), status.NOT_FOUND);
+    // Watch: the current status, then each change.
+    const ac = new AbortController();
+    const watch = health.watch({}, { signal: ac.signal })[Symbol.asyncIterator]();
+    assert.equal((await watch.next()).value?.status, HealthCheckResponse_ServingStatus.SERVING);
+    node.ready = false;
+    try {
+      assert.equal((await watch.next()).value?.status, HealthCheckResponse_ServingStatus.NOT_SERVING);
+    } finally {
+      node.ready = true;
+      ac.abort();
+    }
   });
 
   test('reflection lists the services and serves their descriptors (with the token)', async () => {
