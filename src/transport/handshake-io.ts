@@ -53,6 +53,8 @@ export function runHandshake(
     const fail = (err: Error, sendReason?: DisconnectReason): void => {
       if (settled) return;
       cleanup();
+      // The socket is being discarded; a late reset on it must not become an uncaught error.
+      socket.on('error', () => undefined);
       if (sendReason !== undefined && !socket.destroyed && socket.writable) {
         const detail = err.message;
         try {
