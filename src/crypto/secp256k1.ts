@@ -109,8 +109,9 @@ export function ephemeralKeyFromSecret(secret: Uint8Array): EphemeralKey {
 }
 
 /** ECDH: the 32-byte x-coordinate of own.secret * peerPublic. Throws InvalidKeyError for a bad key. */
-export function ecdhSharedX(own: EphemeralKey, peerPublic: Uint8Array): Buffer {
-  return diffieHellman({ privateKey: own.privateKey, publicKey: publicKeyObject(peerPublic) });
+export function ecdhSharedX(own: EphemeralKey, peerPublic: Uint8Array | KeyObject): Buffer {
+  const publicKey = peerPublic instanceof Uint8Array ? publicKeyObject(peerPublic) : peerPublic;
+  return diffieHellman({ privateKey: own.privateKey, publicKey });
 }
 
 /**

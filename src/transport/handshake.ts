@@ -107,18 +107,24 @@ export function disconnectEnvelope(reason: DisconnectReason, detail: string): En
   });
 }
 
-function isPublicKey(b: Uint8Array): boolean {
-  if (b.length !== PUBLIC_KEY_BYTES) return false;
+function importKey(b: Uint8Array): KeyObject | undefined {
+  if (b.length !== PUBLIC_KEY_BYTES) return undefined;
   try {
-    publicKeyObject(b);
-    return true;
+    return publicKeyObject(b);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
+/** A hello that passed checkHello, with its keys imported once. */
+export interface CheckedHello {
+  hello: NodeHello;
+  staticKey: KeyObject;
+  ephemeralKey: KeyObject;
+}
+
 /** Checks a received hello against our own; throws HandshakeError naming the first problem. */
-export function checkHello(hello: NodeHello | undefined, ctx: HandshakeContext): NodeHello {
+export function checkHello(hello: NodeHello | undefined, ctx: HandshakeContext): CheckedHello {
   const fail = (reason: DisconnectReason, msg: string): never => {
     throw new HandshakeError(reason, msg);
   };
@@ -136,11 +142,13 @@ export function checkHello(hello: NodeHello | undefined, ctx: HandshakeContext):
         `this node on 0x${(ctx.hello.networkId >>> 0).toString(16).padStart(8, '0')}`,
     );
   }
-  if (!isPublicKey(hello.staticPublicKey)) {
-    fail(DisconnectReason.HANDSHAKE_FAILED, 'peer static public key is not a 33-byte compressed secp256k1 point');
+  const staticKey = importKey(hello.staticPublicKey);
+  if (staticKey === undefined) {
+    return fail(DisconnectReason.HANDSHAKE_FAILED, 'peer static public key is not a 33-byte compressed secp256k1 point');
   }
-  if (!isPublicKey(hello.ephemeralPublicKey)) {
-    fail(DisconnectReason.HANDSHAKE_FAILED, 'peer ephemeral public key is not a 33-byte compressed secp256k1 point');
+  const ephemeralKey = importKey(hello.ephemeralPublicKey);
+  if (ephemeralKey === undefined) {
+    return fail(DisconnectReason.HANDSHAKE_FAILED, 'peer ephemeral public key is not a 33-byte compressed secp256k1 point');
   }
   if (hello.nonce.length !== NONCE_BYTES) {
     fail(DisconnectReason.HANDSHAKE_FAILED, `peer nonce is ${hello.nonce.length} bytes, expected ${NONCE_BYTES}`);
@@ -148,7 +156,7 @@ export function checkHello(hello: NodeHello | undefined, ctx: HandshakeContext):
   if (timingSafeEqual(hello.staticPublicKey, ctx.identity.publicKey)) {
     fail(DisconnectReason.SELF, 'peer is this node itself');
   }
-  return hello;
+  return { hello, staticKey, ephemeralKey };
 }
 
 function expect<C extends NonNullable<Envelope['kind']['case']>>(
@@ -180,8 +188,9 @@ function keysFor(
   ctx: HandshakeContext,
   role: 'initiator' | 'responder',
   own: NodeHello,
-  remote: NodeHello,
+  checked: CheckedHello,
 ): { th: Buffer; keys: SessionKeys } {
+  const remote = checked.hello;
   const [i, r] = role === 'initiator' ? [own, remote] : [remote, own];
   const th = transcriptHash({
     protocolVersion: PROTOCOL_VERSION,
@@ -195,7 +204,7 @@ function keysFor(
   });
   let shared: Buffer;
   try {
-    shared = ecdhSharedX(ctx.secrets.ephemeral, remote.ephemeralPublicKey);
+    shared = ecdhSharedX(ctx.secrets.ephemeral, checked.ephemeralKey);
   } catch (err) {
     if (err instanceof InvalidKeyError) throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, err.message);
     throw err;
@@ -231,15 +240,16 @@ export function responderOnInit(
   ctx: HandshakeContext,
   env: Envelope,
 ): { envelope: Envelope; pending: { remote: NodeHello; th: Buffer; keys: SessionKeys; remoteKey: KeyObject } } {
-  const remote = checkHello(expect(env, 'handshakeInit').hello, ctx);
+  const checked = checkHello(expect(env, 'handshakeInit').hello, ctx);
+  const remote = checked.hello;
   const ownHello = buildHello(ctx);
-  const { th, keys } = keysFor(ctx, 'responder', ownHello, remote);
+  const { th, keys } = keysFor(ctx, 'responder', ownHello, checked);
   const signature = sign(ctx, signedMessage('responder', th));
   return {
     envelope: create(EnvelopeSchema, {
       kind: { case: 'handshakeResponse', value: { hello: ownHello, signature } },
     }),
-    pending: { remote, th, keys, remoteKey: publicKeyObject(remote.staticPublicKey) },
+    pending: { remote, th, keys, remoteKey: checked.staticKey },
   };
 }
 
@@ -251,7 +261,8 @@ export function initiatorOnResponse(
   expectedNodeId?: string,
 ): { envelope: Envelope; result: HandshakeResult } {
   const resp = expect(env, 'handshakeResponse');
-  const remote = checkHello(resp.hello, ctx);
+  const checked = checkHello(resp.hello, ctx);
+  const remote = checked.hello;
   const remoteId = nodeIdOf(remote.staticPublicKey).toString('hex');
   if (expectedNodeId !== undefined && remoteId !== expectedNodeId.toLowerCase()) {
     throw new HandshakeError(
@@ -259,8 +270,8 @@ export function initiatorOnResponse(
       `peer has node id ${remoteId}, expected ${expectedNodeId.toLowerCase()}`,
     );
   }
-  const { th, keys } = keysFor(ctx, 'initiator', ownHello, remote);
-  if (!verifyMessage(remote.staticPublicKey, signedMessage('responder', th), resp.signature)) {
+  const { th, keys } = keysFor(ctx, 'initiator', ownHello, checked);
+  if (!verifyMessage(checked.staticKey, signedMessage('responder', th), resp.signature)) {
     throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'responder signature does not verify');
   }
   const signature = sign(ctx, signedMessage('initiator', th));
