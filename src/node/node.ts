@@ -172,7 +172,10 @@ export class Node implements NodeApi {
     // so stop accepting first and wait for it after the peers are closed.
     const listenerClosed = r.listener.close().catch((err: unknown) => this.config.logger.warn({ err }, 'closing the listener failed'));
     await r.peers.stop();
-    await listenerClosed;
+    // A socket closed before the transport resumed reading never sees the
+    // remote's FIN and lingers until the transport's 2 s destroy timer; do not
+    // let that hold stop() (or an otherwise idle event loop) longer.
+    await raceTimeout(listenerClosed, LISTENER_CLOSE_WAIT_MS);
     await r.log.flush();
     await r.db.close();
     this.config.logger.info({ nodeId: r.identity.nodeIdHex }, 'node stopped');
@@ -254,6 +257,14 @@ export class Node implements NodeApi {
     this.peerListeners.add(listener);
     return () => this.peerListeners.delete(listener);
   }
+}
+
+const LISTENER_CLOSE_WAIT_MS = 2_500;
+
+async function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function emitAll<T>(listeners: Set<(v: T) => void>, value: T, logger: NodeConfig['logger']): void {

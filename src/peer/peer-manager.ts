@@ -241,11 +241,11 @@ export class PeerManager {
 
   private admit(conn: SecureConnection, persistentHint: boolean): Peer {
     if (this.stopped) {
-      conn.close(DisconnectReason.REQUESTED, 'node shutting down');
+      refuse(conn, DisconnectReason.REQUESTED, 'node shutting down');
       throw new PheromonesError('unavailable', 'the node is shutting down');
     }
     if (conn.remoteId === this.opts.localId) {
-      conn.close(DisconnectReason.SELF, 'connected to itself');
+      refuse(conn, DisconnectReason.SELF, 'connected to itself');
       throw new PheromonesError('invalid-argument', 'that address is this node itself');
     }
     const entry = this.persistentFor(conn);
@@ -253,7 +253,7 @@ export class PeerManager {
     const existing = this.live.get(conn.remoteId);
     if (existing !== undefined) {
       if (!newConnectionWins(this.opts.localId, conn.remoteId, existing.direction, conn.direction)) {
-        conn.close(DisconnectReason.DUPLICATE, 'already connected to this node');
+        refuse(conn, DisconnectReason.DUPLICATE, 'already connected to this node');
         if (persistent) existing.persistent = true;
         if (entry !== undefined) entry.nodeId = existing.id;
         return existing;
@@ -263,7 +263,7 @@ export class PeerManager {
     } else if (!persistent) {
       const max = conn.direction === 'inbound' ? this.opts.maxInbound : this.opts.maxOutbound;
       if (this.count(conn.direction) >= max) {
-        conn.close(DisconnectReason.TOO_MANY_PEERS, `all ${max} ${conn.direction} slots are in use`);
+        refuse(conn, DisconnectReason.TOO_MANY_PEERS, `all ${max} ${conn.direction} slots are in use`);
         throw new PheromonesError('resource-exhausted', `no free ${conn.direction} slot for ${conn.remoteId}`);
       }
     }
@@ -432,6 +432,15 @@ export class PeerManager {
       this.log.error({ err }, `${what} threw`);
     }
   }
+}
+
+/**
+ * Close a connection that was never admitted. Deferred one turn: the
+ * transport starts reading a new connection on the next setImmediate, and a
+ * socket closed before that never reads the remote's FIN and lingers.
+ */
+function refuse(conn: SecureConnection, reason: DisconnectReason, detail: string): void {
+  setImmediate(() => conn.close(reason, detail));
 }
 
 function waitClosed(conn: SecureConnection): Promise<void> {
