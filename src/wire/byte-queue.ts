@@ -51,6 +51,7 @@ export class ByteQueue {
 
   /** Removes and returns the first `n` bytes (caller checked `length >= n`). */
   take(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0);
     const first = this.chunks[0]!;
     let out: Uint8Array;
     if (this.head + n <= first.length) {
