@@ -46,6 +46,8 @@ export class PeerManager {
   private readonly protocolsByCase = new Map<EnvelopeCase, Protocol>();
   private readonly persistent = new Map<string, PersistentEntry>();
   private readonly pendingDials = new Map<string, Promise<Peer>>();
+  /** Losing duplicates still being read for a grace period (connection → its close timer). */
+  private readonly retiring = new Map<SecureConnection, NodeJS.Timeout>();
   private readonly listeners = new Set<(ev: PeerEvent) => void>();
   private readonly log: Logger;
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -211,6 +213,11 @@ export class PeerManager {
     this.stopped = true;
     if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
     for (const e of this.persistent.values()) this.forget(e);
+    for (const [conn, timer] of this.retiring) {
+      clearTimeout(timer);
+      conn.close(DisconnectReason.DUPLICATE, 'node shutting down');
+    }
+    this.retiring.clear();
     const closing = this.peers().map((p) => {
       const done = waitClosed(p.conn);
       this.closePeer(p, DisconnectReason.REQUESTED, 'node shutting down');
@@ -253,13 +260,14 @@ export class PeerManager {
     const existing = this.live.get(conn.remoteId);
     if (existing !== undefined) {
       if (!newConnectionWins(this.opts.localId, conn.remoteId, existing.direction, conn.direction)) {
-        refuse(conn, DisconnectReason.DUPLICATE, 'already connected to this node');
+        this.retire(conn, undefined);
         if (persistent) existing.persistent = true;
         if (entry !== undefined) entry.nodeId = existing.id;
         return existing;
       }
       persistentHint ||= existing.persistent;
-      this.closePeer(existing, DisconnectReason.DUPLICATE, 'replaced by the connection dialled by the lower node id');
+      this.finish(existing, 'duplicate', 'replaced by the connection dialled by the lower node id');
+      this.retire(existing.conn, existing);
     } else if (!persistent) {
       const max = conn.direction === 'inbound' ? this.opts.maxInbound : this.opts.maxOutbound;
       if (this.count(conn.direction) >= max) {
@@ -287,8 +295,41 @@ export class PeerManager {
     return peer;
   }
 
+  /**
+   * Until the remote end has seen the winning connection too, it may still
+   * send on the losing one; closing that at once would lose those messages.
+   * So the loser is never sent on again, but what arrives on it for a grace
+   * period is handled as if it came over the winner; then it is closed.
+   */
+  private retire(conn: SecureConnection, replaced: Peer | undefined): void {
+    if (conn.closed) return;
+    const grace = Math.min(this.opts.tuning.handshakeTimeoutMs, DUPLICATE_GRACE_MS);
+    const timer = setTimeout(() => {
+      this.retiring.delete(conn);
+      conn.close(DisconnectReason.DUPLICATE, 'a connection dialled by the lower node id is kept');
+    }, grace);
+    timer.unref();
+    this.retiring.set(conn, timer);
+    conn.once('close', () => {
+      clearTimeout(timer);
+      this.retiring.delete(conn);
+    });
+    if (replaced === undefined) conn.on('message', (env: Envelope) => this.onRetiredEnvelope(conn, env));
+  }
+
+  private onRetiredEnvelope(conn: SecureConnection, env: Envelope): void {
+    if (!this.retiring.has(conn)) return;
+    const winner = this.live.get(conn.remoteId);
+    const c = env.kind.case;
+    if (winner === undefined || c === 'ping' || c === 'pong') return;
+    this.onEnvelope(winner, env);
+  }
+
   private onEnvelope(peer: Peer, env: Envelope): void {
-    if (peer.closed) return;
+    if (peer.closed) {
+      if (this.retiring.has(peer.conn)) this.onRetiredEnvelope(peer.conn, env);
+      return;
+    }
     const now = Date.now();
     peer.messagesIn++;
     peer.lastHeardMs = now;
@@ -433,6 +474,9 @@ export class PeerManager {
     }
   }
 }
+
+/** How long a losing duplicate connection is still read before it is closed. */
+const DUPLICATE_GRACE_MS = 2_000;
 
 /**
  * Close a connection that was never admitted. Deferred one turn: the

@@ -7,7 +7,7 @@ import { DisconnectReason, EnvelopeSchema, GossipMessageSchema } from '../../src
 import type { Node } from '../../src/node/node.js';
 import { dialSecure, PROTOCOL_VERSION } from '../../src/transport/index.js';
 import type { CloseInfo, SecureConnection } from '../../src/transport/types.js';
-import { collect, link, NodeSet, nextPeerEvent, StallingProxy, utf8, waitFor } from './node-harness.js';
+import { collect, link, NodeSet, nextPeerEvent, StallingProxy, text, utf8, waitFor } from './node-harness.js';
 
 function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1));
@@ -76,11 +76,15 @@ describe('Node peers', () => {
     const a = await set.start();
     const b = await set.start();
     const lower = a.nodeId < b.nodeId ? a : b;
+    const gotA = collect(a);
+    const gotB = collect(b);
     for (let round = 0; round < 20; round++) {
       await Promise.all([
         a.addPeer(b.listenAddress, { persistent: false, timeoutMs: 5_000 }),
         b.addPeer(a.listenAddress, { persistent: false, timeoutMs: 5_000 }),
       ]);
+      // Sent while a duplicate may still be being resolved: must not be lost.
+      await Promise.all([a.broadcast('dup', utf8(`a${round}`)), b.broadcast('dup', utf8(`b${round}`))]);
       const settled = (): boolean => {
         const pa = a.listPeers();
         const pb = b.listPeers();
@@ -89,14 +93,16 @@ describe('Node peers', () => {
       await waitFor(`round ${round} to settle on one connection`, settled);
       const fromLower = lower.listPeers()[0]!;
       assert.equal(fromLower.direction, 'outbound', 'the connection dialled by the lower id survives');
-      // The survivor carries traffic.
-      const got = collect(b);
-      await a.broadcast('dup', utf8(`r${round}`));
-      await waitFor('b to deliver over the survivor', () => got.length === 1);
+      await waitFor(`round ${round}: both messages across`, () =>
+        gotA.some((m) => text(m.payload) === `b${round}`) && gotB.some((m) => text(m.payload) === `a${round}`),
+      );
       assert.ok(settled());
       await a.removePeer(b.nodeId);
       await waitFor('both ends to drop the peer', () => a.listPeers().length === 0 && b.listPeers().length === 0);
     }
+    // Each message delivered exactly once at each end (own broadcasts included).
+    assert.equal(gotA.length, 40);
+    assert.equal(gotB.length, 40);
   });
 
   it('refuses peers over maxInbound with too-many-peers', async () => {
