@@ -5,6 +5,7 @@ import { PheromonesError } from '../errors.js';
 import { DisconnectReason, PingSchema, PongSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
 import type { NodeTuning } from '../node/config.js';
 import type { DisconnectCause, PeerEvent, PeerInfo } from '../node/types.js';
+import { HandshakeError } from '../transport/index.js';
 import type { CloseInfo, Direction, SecureConnection } from '../transport/types.js';
 import { formatAddress, normaliseHost, ownHosts, parseAddress } from './address.js';
 import { backoffDelay } from './backoff.js';
@@ -141,7 +142,16 @@ export class PeerManager {
     if (this.isOwnAddress(host, port)) {
       throw new PheromonesError('invalid-argument', `${key} is this node's own listen address`);
     }
-    const peer = await this.dialOnce(host, port, options.timeoutMs, options.persistent);
+    const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : this.opts.tuning.handshakeTimeoutMs;
+    let peer: Peer;
+    try {
+      peer = await this.dialOnce(host, port, timeoutMs, options.persistent);
+    } catch (err) {
+      if (err instanceof HandshakeError && err.reason === DisconnectReason.SELF) {
+        throw new PheromonesError('invalid-argument', `${key} is this node itself`, { cause: err });
+      }
+      throw err;
+    }
     if (options.persistent) {
       peer.persistent = true;
       const entry = this.persistentEntry(host, port);
@@ -427,6 +437,11 @@ export class PeerManager {
       entry.nodeId = peer.id;
       entry.attempt = 0;
     } catch (err) {
+      if (err instanceof HandshakeError && err.reason === DisconnectReason.SELF) {
+        this.log.warn({ address: entry.key }, 'persistent peer is this node itself; not dialling it again');
+        this.forget(entry);
+        return;
+      }
       this.log.debug({ address: entry.key, err: (err as Error).message }, 'dial to persistent peer failed');
       if (entry.nodeId === undefined || !this.live.has(entry.nodeId)) this.scheduleRedial(entry);
     }

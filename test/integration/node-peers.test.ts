@@ -68,6 +68,14 @@ describe('Node peers', () => {
     await assert.rejects(a.addPeer(goneAddress, opts), { kind: 'refused' });
     const other = await set.start({ network: 'othernet' });
     await assert.rejects(a.addPeer(other.listenAddress, opts), { kind: 'wrong-network' });
+    // Our own listener behind another address: the handshake finds it is us.
+    const mirror = new StallingProxy(a.listenPort);
+    await mirror.start();
+    try {
+      await assert.rejects(a.addPeer(mirror.address, opts), { kind: 'invalid-argument', message: /is this node itself/ });
+    } finally {
+      await mirror.close();
+    }
     assert.equal(a.listPeers().length, 0);
     await assert.rejects(a.removePeer('nope'), { kind: 'not-found' });
   });
