@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { describe, it } from 'node:test';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { pino } from 'pino';
+import { PheromonesError } from '../../src/errors.js';
+import {
+  DirectSchema,
+  DisconnectReason,
+  EnvelopeSchema,
+  NodeHelloSchema,
+  PongSchema,
+  type Envelope,
+  type NodeHello,
+} from '../../src/gen/pheromones/wire/v1/wire_pb.js';
+import { DEFAULT_TUNING, type NodeTuning } from '../../src/node/config.js';
+import type { DisconnectCause, PeerEvent } from '../../src/node/types.js';
+import type { Peer } from '../../src/peer/peer.js';
+import { PeerManager } from '../../src/peer/peer-manager.js';
+import type { Protocol } from '../../src/peer/protocol.js';
+import type { CloseInfo, Direction, Lane, SecureConnection } from '../../src/transport/types.js';
+
+/** A connection that records what is sent and closes when told; the test plays the remote. */
+class FakeConn extends EventEmitter implements SecureConnection {
+  readonly remoteHello: NodeHello;
+  readonly remoteAddress = '127.0.0.1';
+  bytesWritten = 0;
+  bytesRead = 0;
+  queuedBytes = 0;
+  closed = false;
+  closeReason: DisconnectReason | undefined;
+  readonly sent: { env: Envelope; lane: Lane }[] = [];
+
+  constructor(
+    readonly direction: Direction,
+    readonly remoteId: string,
+    protocols: { name: string; versions: number[] }[] = [{ name: 'echo', versions: [1] }],
+    readonly remotePort = 40_000 + Math.floor(Math.random() * 1000),
+  ) {
+    super();
+    this.remoteHello = create(NodeHelloSchema, { listenPort: 7000, protocols, userAgent: 'fake' });
+  }
+  send(env: Envelope, lane: Lane = 'bulk'): void {
+    this.sent.push({ env, lane });
+  }
+  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): void {
+    this.send(fromBinary(EnvelopeSchema, body), lane);
+  }
+  close(reason: DisconnectReason, detail = ''): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    const info: CloseInfo = { reason, detail, remote: false };
+    process.nextTick(() => this.emit('close', info));
+  }
+  /** The remote sends one envelope. */
+  deliver(kind: Envelope['kind']): void {
+    this.emit('message', create(EnvelopeSchema, { kind }), 10);
+  }
+}
+
+const LOCAL = '55'.repeat(32);
+const LOWER = '11'.repeat(32);
+const HIGHER = 'ee'.repeat(32);
+
+function direct(topic: string): Envelope['kind'] {
+  return { case: 'direct', value: create(DirectSchema, { topic, payload: new Uint8Array() }) };
+}
+
+interface Recorded {
+  opened: string[];
+  messages: string[];
+  closed: [string, DisconnectCause][];
+}
+
+function echoProtocol(rec: Recorded, onMessage?: (peer: Peer, env: Envelope) => void): Protocol {
+  return {
+    name: 'echo',
+    versions: [1],
+    envelopes: ['direct'],
+    onOpen: (peer) => rec.opened.push(peer.id),
+    onMessage: (peer, env) => {
+      rec.messages.push(env.kind.case === 'direct' ? env.kind.value.topic : '?');
+      onMessage?.(peer, env);
+    },
+    onClose: (peer, cause) => rec.closed.push([peer.id, cause]),
+  };
+}
+
+function manager(tuning: Partial<NodeTuning> = {}, slots = { maxInbound: 8, maxOutbound: 8 }) {
+  const rec: Recorded = { opened: [], messages: [], closed: [] };
+  const events: PeerEvent[] = [];
+  const m = new PeerManager({
+    localId: LOCAL,
+    tuning: { ...DEFAULT_TUNING, ...tuning },
+    ...slots,
+    logger: pino({ level: 'silent' }),
+    dial: () => Promise.reject(new PheromonesError('refused', 'no dialling in unit tests')),
+  });
+  m.onEvent((ev) => events.push(ev));
+  return { m, rec, events };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('PeerManager protocols', () => {
+  it('opens, dispatches and closes a protocol both sides speak', async () => {
+    const { m, rec, events } = manager();
+    m.registerProtocol(echoProtocol(rec));
+    const conn = new FakeConn('inbound', HIGHER);
+    m.accept(conn);
+    assert.deepEqual(rec.opened, [HIGHER]);
+    conn.deliver(direct('one'));
+    conn.deliver(direct('two'));
+    assert.deepEqual(rec.messages, ['one', 'two']);
+    const info = m.list()[0]!;
+    assert.equal(info.messagesIn, 2);
+    assert.deepEqual(info.protocols, ['echo/1']);
+    assert.equal(info.listenAddress, '127.0.0.1:7000');
+    conn.emit('close', { reason: DisconnectReason.UNSPECIFIED, detail: 'gone', remote: true } satisfies CloseInfo);
+    assert.deepEqual(rec.closed, [[HIGHER, 'connection-lost']]);
+    assert.deepEqual(events.map((e) => e.type), ['connected', 'disconnected']);
+    assert.equal(m.list().length, 0);
+  });
+
+  it('drops a peer sending for a protocol it did not advertise, or in no common version', async () => {
+    for (const protocols of [[], [{ name: 'echo', versions: [2] }]]) {
+      const { m, rec } = manager();
+      m.registerProtocol(echoProtocol(rec));
+      const conn = new FakeConn('inbound', HIGHER, protocols);
+      m.accept(conn);
+      assert.deepEqual(rec.opened, []);
+      conn.deliver(direct('x'));
+      assert.equal(conn.closeReason, DisconnectReason.PROTOCOL_VIOLATION);
+      assert.deepEqual(rec.messages, []);
+      assert.deepEqual(rec.closed, [], 'onClose only for protocols that were opened');
+    }
+  });
+
+  it('drops a peer whose message a handler rejects as a protocol violation', async () => {
+    const { m, rec, events } = manager();
+    m.registerProtocol(
+      echoProtocol(rec, () => {
+        throw new PheromonesError('protocol-violation', 'bad echo');
+      }),
+    );
+    const conn = new FakeConn('inbound', HIGHER);
+    m.accept(conn);
+    conn.deliver(direct('x'));
+    assert.equal(conn.closeReason, DisconnectReason.PROTOCOL_VIOLATION);
+    const last = events.at(-1)!;
+    assert.equal(last.type === 'disconnected' && last.reason, 'protocol-violation');
+    assert.deepEqual(rec.closed, [[HIGHER, 'protocol-violation']]);
+  });
+
+  it('rejects two protocols claiming one envelope case', () => {
+    const { m, rec } = manager();
+    m.registerProtocol(echoProtocol(rec));
+    assert.throws(() => m.registerProtocol({ ...echoProtocol(rec), name: 'other' }), { kind: 'already-exists' });
+  });
+});
+
+describe('PeerManager sessions', () => {
+  it('keeps the connection dialled by the lower id and still reads the loser for a grace period', async () => {
+    // LOCAL (55..) vs HIGHER (ee..): we are lower, so our outbound wins.
+    const { m, rec } = manager({ handshakeTimeoutMs: 60 });
+    m.registerProtocol(echoProtocol(rec));
+    const out = new FakeConn('outbound', HIGHER);
+    const inb = new FakeConn('inbound', HIGHER);
+    m.accept(inb);
+    m.accept(out);
+    assert.equal(m.list().length, 1);
+    assert.equal(m.list()[0]!.direction, 'outbound');
+    assert.equal(inb.closed, false, 'the loser is not closed at once');
+    inb.deliver(direct('late on loser'));
+    assert.deepEqual(rec.messages, ['late on loser']);
+    await sleep(120);
+    assert.equal(inb.closeReason, DisconnectReason.DUPLICATE);
+    assert.equal(out.closed, false);
+
+    // Against a lower remote, the inbound (its dial) wins whatever the order.
+    const other = manager({ handshakeTimeoutMs: 60 });
+    const in2 = new FakeConn('inbound', LOWER);
+    const out2 = new FakeConn('outbound', LOWER);
+    other.m.accept(in2);
+    other.m.accept(out2);
+    assert.equal(other.m.list()[0]!.direction, 'inbound');
+    await sleep(120);
+    assert.equal(out2.closeReason, DisconnectReason.DUPLICATE);
+    assert.equal(in2.closed, false);
+  });
+
+  it('never admits a connection to itself', async () => {
+    const { m } = manager();
+    const conn = new FakeConn('inbound', LOCAL);
+    m.accept(conn);
+    await tick();
+    assert.equal(conn.closeReason, DisconnectReason.SELF);
+    assert.equal(m.list().length, 0);
+  });
+
+  it('refuses inbound peers past maxInbound with TOO_MANY_PEERS', async () => {
+    const { m } = manager({}, { maxInbound: 1, maxOutbound: 1 });
+    m.accept(new FakeConn('inbound', HIGHER));
+    const extra = new FakeConn('inbound', LOWER);
+    m.accept(extra);
+    await tick();
+    assert.equal(extra.closeReason, DisconnectReason.TOO_MANY_PEERS);
+    assert.equal(m.list().length, 1);
+  });
+
+  it('pings on the control lane, measures RTT from the pong, and drops a silent peer', async () => {
+    const { m, events } = manager({ pingIntervalMs: 20, pingTimeoutMs: 150 });
+    m.start();
+    const conn = new FakeConn('inbound', HIGHER);
+    m.accept(conn);
+    await sleep(30);
+    const ping = conn.sent.find((s) => s.env.kind.case === 'ping');
+    assert.ok(ping, 'a ping went out');
+    assert.equal(ping.lane, 'control');
+    assert.equal(ping.env.kind.case, 'ping');
+    if (ping.env.kind.case === 'ping') {
+      conn.deliver({ case: 'pong', value: create(PongSchema, { value: ping.env.kind.value.value }) });
+    }
+    assert.ok(m.list()[0]!.rttMs >= 0);
+    await sleep(400);
+    assert.equal(conn.closeReason, DisconnectReason.TIMEOUT);
+    const last = events.at(-1)!;
+    assert.equal(last.type === 'disconnected' && last.reason, 'timeout');
+    await m.stop();
+  });
+
+  it('drops a peer whose send queue is over the limit as a slow reader', () => {
+    const { m } = manager({ maxQueuedBytes: 1000 });
+    const conn = new FakeConn('inbound', HIGHER);
+    m.accept(conn);
+    const peer = m.get(HIGHER)!;
+    conn.queuedBytes = 1001;
+    peer.send(create(EnvelopeSchema, { kind: direct('bulk') }));
+    assert.equal(conn.closeReason, DisconnectReason.SLOW_READER);
+  });
+
+  it('stop() disconnects every peer with REQUESTED', async () => {
+    const { m } = manager();
+    const a = new FakeConn('inbound', HIGHER);
+    const b = new FakeConn('outbound', LOWER);
+    m.accept(a);
+    m.accept(b);
+    await m.stop();
+    assert.equal(a.closeReason, DisconnectReason.REQUESTED);
+    assert.equal(b.closeReason, DisconnectReason.REQUESTED);
+    assert.equal(m.list().length, 0);
+  });
+});
