@@ -7,6 +7,7 @@ import { networkIdFor } from '../crypto/network.js';
 import { Gossip, type GossipStats } from '../gossip/gossip.js';
 import { formatAddress } from '../peer/address.js';
 import { PeerManager } from '../peer/peer-manager.js';
+import type { Protocol } from '../peer/protocol.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { MessageLog } from '../store/message-log.js';
 import { dialSecure, listenSecure, PROTOCOL_VERSION, type SecureListener } from '../transport/index.js';
@@ -55,6 +56,7 @@ export class Node implements NodeApi {
   private readonly messageListeners = new Set<(msg: StoredMessage) => void>();
   private readonly directListeners = new Set<(msg: DirectMessage) => void>();
   private readonly peerListeners = new Set<(ev: PeerEvent) => void>();
+  private readonly extraProtocols: Protocol[] = [];
 
   constructor(readonly config: NodeConfig) {
     this.tuning = { ...DEFAULT_TUNING, ...config.tuning };
@@ -82,6 +84,17 @@ export class Node implements NodeApi {
   get gossipStats(): GossipStats {
     const s = this.running().gossip.stats;
     return { ...s };
+  }
+
+  /**
+   * Speak one more protocol on every session (discovery, chain...). Only
+   * before start(): the handshake advertises the set.
+   */
+  registerProtocol(protocol: Protocol): void {
+    if (this.starting !== undefined) {
+      throw new PheromonesError('failed-precondition', `protocol "${protocol.name}" must be registered before the node starts`);
+    }
+    this.extraProtocols.push(protocol);
   }
 
   start(): Promise<void> {
@@ -123,6 +136,7 @@ export class Node implements NodeApi {
       const direct = new DirectProtocol(logger);
       manager.registerProtocol(gossip);
       manager.registerProtocol(direct);
+      for (const p of this.extraProtocols) manager.registerProtocol(p);
       gossip.onDeliver((msg) => emitAll(this.messageListeners, msg, logger));
       direct.onDirect((msg) => emitAll(this.directListeners, msg, logger));
       manager.onEvent((ev) => emitAll(this.peerListeners, ev, logger));

@@ -4,7 +4,8 @@ import { create } from '@bufbuild/protobuf';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { networkIdFor } from '../../src/crypto/network.js';
 import { DisconnectReason, EnvelopeSchema, GossipMessageSchema } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
-import type { Node } from '../../src/node/node.js';
+import { Node } from '../../src/node/node.js';
+import type { Protocol } from '../../src/peer/protocol.js';
 import { dialSecure, PROTOCOL_VERSION } from '../../src/transport/index.js';
 import type { CloseInfo, SecureConnection } from '../../src/transport/types.js';
 import { collect, link, NodeSet, nextPeerEvent, StallingProxy, text, utf8, waitFor } from './node-harness.js';
@@ -111,6 +112,40 @@ describe('Node peers', () => {
     // Each message delivered exactly once at each end (own broadcasts included).
     assert.equal(gotA.length, 40);
     assert.equal(gotB.length, 40);
+  });
+
+  it('opens an extra registered protocol only with peers that advertise it, and closes it with the session', async () => {
+    const events: string[] = [];
+    const probe = (label: string): Protocol => ({
+      name: 'probe',
+      versions: [1],
+      envelopes: [],
+      onOpen: (peer) => events.push(`${label} open ${peer.id.slice(0, 4)}`),
+      onMessage: () => undefined,
+      onClose: (peer, cause) => events.push(`${label} close ${peer.id.slice(0, 4)} ${cause}`),
+    });
+    const a = new Node(set.config(await set.dir()));
+    const b = new Node(set.config(await set.dir()));
+    a.registerProtocol(probe('a'));
+    b.registerProtocol(probe('b'));
+    set.nodes.push(a, b);
+    await a.start();
+    await b.start();
+    assert.throws(() => a.registerProtocol(probe('late')), { kind: 'failed-precondition' });
+    const plain = await set.start();
+    await link(a, b);
+    await link(a, plain);
+    const atA = a.listPeers().find((p) => p.nodeId === b.nodeId)!;
+    assert.ok(atA.protocols.includes('probe/1'));
+    await waitFor('b to open probe', () => events.includes(`b open ${a.nodeId.slice(0, 4)}`));
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('a ')),
+      [`a open ${b.nodeId.slice(0, 4)}`],
+      'not opened with the peer that does not speak it',
+    );
+    await a.removePeer(b.nodeId);
+    assert.ok(events.includes(`a close ${b.nodeId.slice(0, 4)} requested`));
+    await waitFor('b to close probe', () => events.includes(`b close ${a.nodeId.slice(0, 4)} requested`));
   });
 
   it('refuses peers over maxInbound with too-many-peers', async () => {
