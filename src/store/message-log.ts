@@ -51,24 +51,36 @@ function decodeRecord(seq: bigint, bytes: Uint8Array): StoredMessage {
   };
 }
 
+/** Most messages written in one LevelDB batch. */
+const MAX_BATCH = 512;
+
+interface PendingAppend {
+  msg: NewMessage;
+  resolve: (stored: StoredMessage | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The delivered-message log: records under an 8-byte big-endian sequence key
  * (so LevelDB's key order is arrival order) plus an id → seq index. Appends
- * run one at a time so that seq order is exactly the order append() was
- * called in.
+ * are queued and written by one writer, several per LevelDB batch while a
+ * write is in flight, so seq order is exactly the order append() was called
+ * in and each append resolves in that order.
  */
 export class MessageLog {
   private readonly messages: BytesSublevel;
   private readonly ids: BytesSublevel;
   private nextSeq = 1n;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue: PendingAppend[] = [];
+  private writing = false;
+  private idleWaiters: (() => void)[] = [];
 
   private constructor(private readonly db: Database) {
     this.messages = bytesSublevel(db, 'messages');
     this.ids = bytesSublevel(db, 'message-ids');
   }
 
-  /** Recover the sequence and size from what is on disk. */
+  /** Recover the sequence from what is on disk. */
   static async open(db: Database): Promise<MessageLog> {
     const log = new MessageLog(db);
     for await (const key of log.messages.keys({ reverse: true, limit: 1 })) {
@@ -88,26 +100,59 @@ export class MessageLog {
    * eviction without being logged twice).
    */
   append(msg: NewMessage): Promise<StoredMessage | undefined> {
-    const run = this.tail.then(() => this.write(msg));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ msg, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
   }
 
-  /** Resolves once every append queued so far has finished. */
-  async flush(): Promise<void> {
-    await this.tail;
+  /** Resolves once every append queued so far has been written (or failed). */
+  flush(): Promise<void> {
+    if (!this.writing) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async write(msg: NewMessage): Promise<StoredMessage | undefined> {
-    if ((await this.ids.get(msg.id)) !== undefined) return undefined;
-    const seq = this.nextSeq;
-    const key = seqKey(seq);
-    await this.db.batch([
-      { type: 'put', sublevel: this.messages, key, value: encodeRecord(msg) },
-      { type: 'put', sublevel: this.ids, key: msg.id, value: key },
-    ]);
-    this.nextSeq = seq + 1n;
-    return { ...msg, seq };
+  private async drain(): Promise<void> {
+    this.writing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        const results = await this.write(batch.map((p) => p.msg));
+        batch.forEach((p, i) => p.resolve(results[i]));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.writing = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async write(msgs: NewMessage[]): Promise<(StoredMessage | undefined)[]> {
+    const onDisk = await this.ids.getMany(msgs.map((m) => m.id));
+    const inBatch = new Set<string>();
+    const ops: { type: 'put'; sublevel: BytesSublevel; key: Uint8Array; value: Uint8Array }[] = [];
+    const results: (StoredMessage | undefined)[] = [];
+    let seq = this.nextSeq;
+    msgs.forEach((msg, i) => {
+      const hex = toHex(msg.id);
+      if (onDisk[i] !== undefined || inBatch.has(hex)) {
+        results.push(undefined);
+        return;
+      }
+      inBatch.add(hex);
+      const key = seqKey(seq);
+      ops.push(
+        { type: 'put', sublevel: this.messages, key, value: encodeRecord(msg) },
+        { type: 'put', sublevel: this.ids, key: msg.id, value: key },
+      );
+      results.push({ ...msg, seq });
+      seq++;
+    });
+    if (ops.length > 0) await this.db.batch(ops);
+    this.nextSeq = seq;
+    return results;
   }
 
   /** Messages with seq > afterSeq, oldest first, at most `limit`, optionally of one topic. */
