@@ -4,6 +4,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  generateKeyPair,
   generateKeyPairSync,
   sign as nodeSign,
   verify as nodeVerify,
@@ -91,8 +92,7 @@ export interface EphemeralKey {
   readonly privateKey: KeyObject;
 }
 
-export function generateEphemeralKey(): EphemeralKey {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+function ephemeralFromPair(privateKey: KeyObject, publicKey: KeyObject): EphemeralKey {
   const jwk = publicKey.export({ format: 'jwk' });
   const x = Buffer.from(jwk.x!, 'base64url');
   const y = Buffer.from(jwk.y!, 'base64url');
@@ -101,6 +101,20 @@ export function generateEphemeralKey(): EphemeralKey {
   x.copy(compressed, 1 + 32 - x.length);
   compressed.fill(0, 1, 1 + 32 - x.length);
   return { publicKey: compressed, privateKey };
+}
+
+export function generateEphemeralKey(): EphemeralKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+  return ephemeralFromPair(privateKey, publicKey);
+}
+
+/** Same as generateEphemeralKey, computed on the libuv thread pool so handshakes use every core. */
+export function generateEphemeralKeyAsync(): Promise<EphemeralKey> {
+  return new Promise((resolve, reject) =>
+    generateKeyPair('ec', { namedCurve: 'secp256k1' }, (err, publicKey, privateKey) =>
+      err ? reject(err) : resolve(ephemeralFromPair(privateKey, publicKey)),
+    ),
+  );
 }
 
 /** An ephemeral key from fixed secret bytes (test vectors). */
@@ -119,23 +133,46 @@ export function ecdhSharedX(own: EphemeralKey, peerPublic: Uint8Array | KeyObjec
  * Node's signatures use a random k; the test vectors sign with noble's RFC 6979.
  */
 export function signMessage(key: KeyObject, message: Uint8Array): Buffer {
-  const sig = nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' });
+  return lowS(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+}
+
+function lowS(sig: Buffer): Buffer {
   const s = toBigInt(sig.subarray(32));
   if (s > HALF_N) toBytes32(CURVE_N - s).copy(sig, 32);
   return sig;
 }
 
+/** signMessage on the libuv thread pool. */
+export function signMessageAsync(key: KeyObject, message: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, (err, sig) => (err ? reject(err) : resolve(lowS(sig)))),
+  );
+}
+
 /** Verifies a compact low-S signature over sha256(message). Malformed input is just `false`. */
 export function verifyMessage(publicKey: Uint8Array | KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== SIGNATURE_BYTES) return false;
+  const key = verifiable(publicKey, signature);
+  return key !== undefined && nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+}
+
+/** The key to verify with, or undefined when the signature or key is malformed (or high-S). */
+function verifiable(publicKey: Uint8Array | KeyObject, signature: Uint8Array): KeyObject | undefined {
+  if (signature.length !== SIGNATURE_BYTES) return undefined;
   const r = toBigInt(signature.subarray(0, 32));
   const s = toBigInt(signature.subarray(32));
-  if (r === 0n || r >= CURVE_N || s === 0n || s > HALF_N) return false;
-  let key: KeyObject;
+  if (r === 0n || r >= CURVE_N || s === 0n || s > HALF_N) return undefined;
   try {
-    key = publicKey instanceof Uint8Array ? publicKeyObject(publicKey) : publicKey;
+    return publicKey instanceof Uint8Array ? publicKeyObject(publicKey) : publicKey;
   } catch {
-    return false;
+    return undefined;
   }
-  return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+}
+
+/** verifyMessage on the libuv thread pool. */
+export function verifyMessageAsync(publicKey: Uint8Array | KeyObject, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  const key = verifiable(publicKey, signature);
+  if (key === undefined) return Promise.resolve(false);
+  return new Promise((resolve) =>
+    nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature, (err, ok) => resolve(!err && ok)),
+  );
 }

@@ -21,6 +21,8 @@ import type { Direction, SecureTransportOptions } from './types.js';
 /** How long a failed handshake waits for its Disconnect to be flushed before destroying the socket. */
 const FAIL_GRACE_MS = 500;
 
+type Step = (env: Envelope) => Promise<SecureConnectionImpl | undefined>;
+
 /**
  * Runs the handshake over a connected socket. `deadline` (ms since epoch,
  * from TCP connect) bounds a silent or slow peer; on any failure the socket
@@ -34,13 +36,20 @@ export function runHandshake(
   deadline: number,
   extra: { expectedNodeId?: string; signal?: AbortSignal } = {},
 ): Promise<SecureConnectionImpl> {
-  const ctx: HandshakeContext = { identity: options.identity, hello: options.hello, secrets: freshSecrets() };
+  // Started at once so the ephemeral key is made (on the thread pool) while we wait for the peer.
+  const secrets = freshSecrets();
+  const context = async (): Promise<HandshakeContext> => ({
+    identity: options.identity,
+    hello: options.hello,
+    secrets: await secrets,
+  });
   const decoder = new PlainFrameDecoder(options.maxFrameBytes);
   const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 
   return new Promise<SecureConnectionImpl>((resolve, reject) => {
     let settled = false;
-    let step: (env: Envelope) => SecureConnectionImpl | undefined;
+    let running = false;
+    let step: Step;
 
     const cleanup = (): void => {
       settled = true;
@@ -56,9 +65,8 @@ export function runHandshake(
       // The socket is being discarded; a late reset on it must not become an uncaught error.
       socket.on('error', () => undefined);
       if (sendReason !== undefined && !socket.destroyed && socket.writable) {
-        const detail = err.message;
         try {
-          socket.end(encodePlainFrame(toBinary(EnvelopeSchema, disconnectEnvelope(sendReason, detail)), options.maxFrameBytes));
+          socket.end(encodePlainFrame(toBinary(EnvelopeSchema, disconnectEnvelope(sendReason, err.message)), options.maxFrameBytes));
         } catch {
           socket.destroy();
         }
@@ -67,6 +75,21 @@ export function runHandshake(
         socket.destroy();
       }
       reject(err);
+    };
+    const failWith = (err: unknown): void => {
+      if (err instanceof HandshakeError) {
+        fail(err, err.remote ? undefined : err.reason);
+      } else if (err instanceof PheromonesError) {
+        fail(
+          new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, `bad handshake frame from ${where}: ${err.message}`, { cause: err }),
+          DisconnectReason.HANDSHAKE_FAILED,
+        );
+      } else {
+        fail(
+          new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, `handshake with ${where} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }),
+          DisconnectReason.HANDSHAKE_FAILED,
+        );
+      }
     };
     const sendPlain = (env: Envelope): void => {
       socket.write(encodePlainFrame(toBinary(EnvelopeSchema, env), options.maxFrameBytes));
@@ -85,31 +108,31 @@ export function runHandshake(
       });
     };
 
-    const onData = (chunk: Buffer): void => {
-      if (settled) return;
-      decoder.push(chunk);
+    /** Feeds complete frames to the current step, one at a time; bytes arriving meanwhile wait in the decoder. */
+    const pump = async (): Promise<void> => {
+      if (running) return;
+      running = true;
       try {
-        for (;;) {
+        while (!settled) {
           const body = decoder.next();
           if (body === undefined) return;
-          const conn = step(decodeEnvelope(body));
+          const conn = await step(decodeEnvelope(body));
           if (conn !== undefined) {
             resolve(conn);
             return;
           }
+          if (settled) return; // failed (timeout, close, abort) while the step ran
         }
       } catch (err) {
-        if (err instanceof HandshakeError) {
-          fail(err, err.remote ? undefined : err.reason);
-        } else if (err instanceof PheromonesError) {
-          fail(
-            new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, `bad handshake frame from ${where}: ${err.message}`, { cause: err }),
-            DisconnectReason.HANDSHAKE_FAILED,
-          );
-        } else {
-          fail(err as Error, DisconnectReason.HANDSHAKE_FAILED);
-        }
+        failWith(err);
+      } finally {
+        running = false;
       }
+    };
+    const onData = (chunk: Buffer): void => {
+      if (settled) return;
+      decoder.push(chunk);
+      void pump();
     };
     const onError = (err: Error): void =>
       fail(new PheromonesError('unavailable', `handshake with ${where} failed: ${err.message}`, { cause: err }));
@@ -119,9 +142,7 @@ export function runHandshake(
 
     const timer = setTimeout(
       () => {
-        fail(
-          new HandshakeError(DisconnectReason.TIMEOUT, `handshake with ${where} did not complete within ${options.handshakeTimeoutMs} ms`),
-        );
+        fail(new HandshakeError(DisconnectReason.TIMEOUT, `handshake with ${where} did not complete within ${options.handshakeTimeoutMs} ms`));
       },
       Math.max(0, deadline - Date.now()),
     );
@@ -134,22 +155,44 @@ export function runHandshake(
       extra.signal.addEventListener('abort', onAbort, { once: true });
     }
 
+    const unexpected: Step = () => {
+      throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'unexpected frame during the handshake');
+    };
     if (direction === 'outbound') {
-      const { envelope, ownHello } = initiatorStart(ctx);
-      step = (env) => {
-        const { envelope: finish, result } = initiatorOnResponse(ctx, ownHello, env, extra.expectedNodeId);
-        sendPlain(finish);
-        step = () => {
-          throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'unexpected frame after the handshake');
-        };
-        return established(result);
-      };
-      sendPlain(envelope);
+      step = unexpected; // nothing may arrive before our init is out
+      running = true;
+      void (async () => {
+        try {
+          const ctx = await context();
+          if (settled) return;
+          const { envelope, ownHello } = initiatorStart(ctx);
+          step = async (env) => {
+            step = unexpected;
+            const { envelope: finish, result } = await initiatorOnResponse(ctx, ownHello, env, extra.expectedNodeId);
+            if (settled) return undefined;
+            sendPlain(finish);
+            return established(result);
+          };
+          sendPlain(envelope);
+        } catch (err) {
+          failWith(err);
+        } finally {
+          running = false;
+        }
+        void pump();
+      })();
     } else {
-      step = (env) => {
-        const { envelope, pending } = responderOnInit(ctx, env);
+      step = async (env) => {
+        step = unexpected;
+        const ctx = await context();
+        const { envelope, pending } = await responderOnInit(ctx, env);
+        if (settled) return undefined;
         sendPlain(envelope);
-        step = (fin) => established(responderOnFinish(pending, fin));
+        step = async (fin) => {
+          step = unexpected;
+          const result = await responderOnFinish(pending, fin);
+          return settled ? undefined : established(result);
+        };
         return undefined;
       };
     }

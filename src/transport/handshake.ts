@@ -14,10 +14,10 @@ import {
   InvalidKeyError,
   PUBLIC_KEY_BYTES,
   ecdhSharedX,
-  generateEphemeralKey,
+  generateEphemeralKeyAsync,
   publicKeyObject,
-  signMessage,
-  verifyMessage,
+  signMessageAsync,
+  verifyMessageAsync,
   type EphemeralKey,
 } from '../crypto/secp256k1.js';
 import { deriveSessionKeys, signedMessage, transcriptHash, type SessionKeys } from '../crypto/handshake-crypto.js';
@@ -64,8 +64,9 @@ export interface HandshakeSecrets {
   nonce: Uint8Array;
 }
 
-export function freshSecrets(): HandshakeSecrets {
-  return { ephemeral: generateEphemeralKey(), nonce: randomBytes(NONCE_BYTES) };
+/** A fresh ephemeral key (made on the thread pool) and nonce. */
+export async function freshSecrets(): Promise<HandshakeSecrets> {
+  return { ephemeral: await generateEphemeralKeyAsync(), nonce: randomBytes(NONCE_BYTES) };
 }
 
 export interface HandshakeContext {
@@ -73,7 +74,7 @@ export interface HandshakeContext {
   hello: LocalHello;
   secrets: HandshakeSecrets;
   /** Signs a message (ECDSA over its sha256); defaults to node:crypto with the identity key. */
-  sign?: (message: Uint8Array) => Uint8Array;
+  sign?: (message: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 }
 
 export interface HandshakeResult {
@@ -180,8 +181,8 @@ function expect<C extends NonNullable<Envelope['kind']['case']>>(
   return env.kind.value as never;
 }
 
-function sign(ctx: HandshakeContext, message: Uint8Array): Uint8Array {
-  return ctx.sign ? ctx.sign(message) : signMessage(signingKeyOf(ctx.identity), message);
+async function sign(ctx: HandshakeContext, message: Uint8Array): Promise<Uint8Array> {
+  return ctx.sign ? ctx.sign(message) : signMessageAsync(signingKeyOf(ctx.identity), message);
 }
 
 function keysFor(
@@ -235,16 +236,23 @@ export function initiatorStart(ctx: HandshakeContext): { envelope: Envelope; own
   return { envelope: create(EnvelopeSchema, { kind: { case: 'handshakeInit', value: { hello: ownHello } } }), ownHello };
 }
 
+export interface ResponderPending {
+  remote: NodeHello;
+  th: Buffer;
+  keys: SessionKeys;
+  remoteKey: KeyObject;
+}
+
 /** Step 2 (responder): checks the init, answers with hello + signature. */
-export function responderOnInit(
+export async function responderOnInit(
   ctx: HandshakeContext,
   env: Envelope,
-): { envelope: Envelope; pending: { remote: NodeHello; th: Buffer; keys: SessionKeys; remoteKey: KeyObject } } {
+): Promise<{ envelope: Envelope; pending: ResponderPending }> {
   const checked = checkHello(expect(env, 'handshakeInit').hello, ctx);
   const remote = checked.hello;
   const ownHello = buildHello(ctx);
   const { th, keys } = keysFor(ctx, 'responder', ownHello, checked);
-  const signature = sign(ctx, signedMessage('responder', th));
+  const signature = await sign(ctx, signedMessage('responder', th));
   return {
     envelope: create(EnvelopeSchema, {
       kind: { case: 'handshakeResponse', value: { hello: ownHello, signature } },
@@ -254,12 +262,12 @@ export function responderOnInit(
 }
 
 /** Step 3 (initiator): checks the response and its signature, answers with its own signature. */
-export function initiatorOnResponse(
+export async function initiatorOnResponse(
   ctx: HandshakeContext,
   ownHello: NodeHello,
   env: Envelope,
   expectedNodeId?: string,
-): { envelope: Envelope; result: HandshakeResult } {
+): Promise<{ envelope: Envelope; result: HandshakeResult }> {
   const resp = expect(env, 'handshakeResponse');
   const checked = checkHello(resp.hello, ctx);
   const remote = checked.hello;
@@ -271,10 +279,12 @@ export function initiatorOnResponse(
     );
   }
   const { th, keys } = keysFor(ctx, 'initiator', ownHello, checked);
-  if (!verifyMessage(checked.staticKey, signedMessage('responder', th), resp.signature)) {
-    throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'responder signature does not verify');
-  }
-  const signature = sign(ctx, signedMessage('initiator', th));
+  // Verify and sign run in parallel on the thread pool; the signature is only sent if verification passed.
+  const [valid, signature] = await Promise.all([
+    verifyMessageAsync(checked.staticKey, signedMessage('responder', th), resp.signature),
+    sign(ctx, signedMessage('initiator', th)),
+  ]);
+  if (!valid) throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'responder signature does not verify');
   return {
     envelope: create(EnvelopeSchema, { kind: { case: 'handshakeFinish', value: { signature } } }),
     result: result('initiator', remote, th, keys),
@@ -282,12 +292,9 @@ export function initiatorOnResponse(
 }
 
 /** Step 4 (responder): checks the initiator's signature. */
-export function responderOnFinish(
-  pending: { remote: NodeHello; th: Buffer; keys: SessionKeys; remoteKey: KeyObject },
-  env: Envelope,
-): HandshakeResult {
+export async function responderOnFinish(pending: ResponderPending, env: Envelope): Promise<HandshakeResult> {
   const fin = expect(env, 'handshakeFinish');
-  if (!verifyMessage(pending.remoteKey, signedMessage('initiator', pending.th), fin.signature)) {
+  if (!(await verifyMessageAsync(pending.remoteKey, signedMessage('initiator', pending.th), fin.signature))) {
     throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'initiator signature does not verify');
   }
   return result('responder', pending.remote, pending.th, pending.keys);

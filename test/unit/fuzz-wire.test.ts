@@ -160,22 +160,31 @@ test('100,000+ random and mutated frames and records only ever raise typed error
   assert.ok(endHeap - startHeap < 8 * 1024 * 1024, `heap grew by ${endHeap - startHeap} bytes`);
 });
 
-function ctx(identity = generateIdentity()): HandshakeContext {
+async function ctx(identity = generateIdentity()): Promise<HandshakeContext> {
   return {
     identity,
     hello: { networkId: networkIdFor('fuzz'), protocolVersion: 1, listenPort: 1, protocols: [], userAgent: 'fuzz' },
-    secrets: freshSecrets(),
+    secrets: await freshSecrets(),
   };
 }
 
-test('mutated handshake messages fed to the validators only raise typed errors', () => {
+/** Async twin of expectTyped. */
+async function expectTypedAsync(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (!(err instanceof PheromonesError)) throw new Error(`untyped error escaped: ${(err as Error)?.stack ?? String(err)}`);
+  }
+}
+
+test('mutated handshake messages fed to the validators only raise typed errors', async () => {
   const r = rng(0xc0ffee);
-  const iCtx = ctx();
-  const rCtx = ctx();
+  const iCtx = await ctx();
+  const rCtx = await ctx();
   const { envelope: init, ownHello } = initiatorStart(iCtx);
-  const { envelope: response, pending } = responderOnInit(rCtx, init);
-  const { envelope: finish } = initiatorOnResponse(iCtx, ownHello, response);
-  responderOnFinish(pending, finish);
+  const { envelope: response, pending } = await responderOnInit(rCtx, init);
+  const { envelope: finish } = await initiatorOnResponse(iCtx, ownHello, response);
+  await responderOnFinish(pending, finish);
   const messages = [init, response, finish].map((e) => toBinary(EnvelopeSchema, e));
   let rejected = 0;
   const ITERATIONS = 3_000;
@@ -183,13 +192,12 @@ test('mutated handshake messages fed to the validators only raise typed errors',
     const which = i % 3;
     // Mutate the body and frame it correctly, so the bytes get past the hash to the validators.
     const input = encodePlainFrame(mutate(r, messages[which]!));
-    expectTyped(() => {
+    await expectTypedAsync(async () => {
       const env = decodeEnvelope(decodePlainFrame(input).body);
       try {
-        // Every message type goes to every step, so wrong-order handling is fuzzed too.
-        if (which === 0) responderOnInit(ctx(rCtx.identity), env);
-        else if (which === 1) initiatorOnResponse(iCtx, ownHello, env);
-        else responderOnFinish(pending, env);
+        if (which === 0) await responderOnInit({ ...rCtx }, env);
+        else if (which === 1) await initiatorOnResponse(iCtx, ownHello, env);
+        else await responderOnFinish(pending, env);
       } catch (err) {
         rejected++;
         throw err;

@@ -96,7 +96,7 @@ function sealRecords(key: Uint8Array, batches: Uint8Array[][]): RecordVector[] {
   });
 }
 
-export function buildHandshakeVectors(): HandshakeVectors {
+export async function buildHandshakeVectors(): Promise<HandshakeVectors> {
   const network = 'vectors';
   const networkId = networkIdFor(network);
   const mk = (role: string, port: number): { ctx: HandshakeContext; side: VectorSide } => {
@@ -131,9 +131,9 @@ export function buildHandshakeVectors(): HandshakeVectors {
   const frame = (env: Envelope): Buffer => encodePlainFrame(toBinary(EnvelopeSchema, env));
 
   const { envelope: init, ownHello } = initiatorStart(i.ctx);
-  const { envelope: response, pending } = responderOnInit(r.ctx, init);
-  const { envelope: finish, result: iResult } = initiatorOnResponse(i.ctx, ownHello, response, r.side.node_id);
-  const rResult = responderOnFinish(pending, finish);
+  const { envelope: response, pending } = await responderOnInit(r.ctx, init);
+  const { envelope: finish, result: iResult } = await initiatorOnResponse(i.ctx, ownHello, response, r.side.node_id);
+  const rResult = await responderOnFinish(pending, finish);
   if (!iResult.transcriptHash.equals(rResult.transcriptHash)) throw new Error('transcript mismatch');
   const respSig = response.kind.case === 'handshakeResponse' ? response.kind.value.signature : new Uint8Array();
   const finSig = finish.kind.case === 'handshakeFinish' ? finish.kind.value.signature : new Uint8Array();
@@ -165,6 +165,6 @@ export function buildHandshakeVectors(): HandshakeVectors {
 
 if (process.argv.includes('--write')) {
   const out = fileURLToPath(new URL('../../../test/vectors/handshake.json', import.meta.url));
-  writeFileSync(out, JSON.stringify(buildHandshakeVectors(), null, 2) + '\n');
+  writeFileSync(out, JSON.stringify(await buildHandshakeVectors(), null, 2) + '\n');
   console.log(`wrote ${out}`);
 }
