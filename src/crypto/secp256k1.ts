@@ -24,6 +24,9 @@ export const SIGNATURE_BYTES = 64;
 
 const CURVE_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const HALF_N = CURVE_N >> 1n;
+const N_BYTES = Buffer.from(CURVE_N.toString(16), 'hex');
+const HALF_N_BYTES = Buffer.from(HALF_N.toString(16).padStart(64, '0'), 'hex');
+const ZERO_32 = Buffer.alloc(32);
 
 // DER prefixes for a compressed SubjectPublicKeyInfo and a SEC1 private key, curve secp256k1.
 const SPKI_COMPRESSED_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
@@ -158,9 +161,13 @@ export function verifyMessage(publicKey: Uint8Array | KeyObject, message: Uint8A
 /** The key to verify with, or undefined when the signature or key is malformed (or high-S). */
 function verifiable(publicKey: Uint8Array | KeyObject, signature: Uint8Array): KeyObject | undefined {
   if (signature.length !== SIGNATURE_BYTES) return undefined;
-  const r = toBigInt(signature.subarray(0, 32));
-  const s = toBigInt(signature.subarray(32));
-  if (r === 0n || r >= CURVE_N || s === 0n || s > HALF_N) return undefined;
+  const sig = Buffer.from(signature.buffer, signature.byteOffset, signature.length);
+  const r = sig.subarray(0, 32);
+  const s = sig.subarray(32);
+  // Big-endian byte order compares like the numbers: require 0 < r < n and 0 < s <= n/2 (low-S).
+  if (r.equals(ZERO_32) || Buffer.compare(r, N_BYTES) >= 0 || s.equals(ZERO_32) || Buffer.compare(s, HALF_N_BYTES) > 0) {
+    return undefined;
+  }
   try {
     return publicKey instanceof Uint8Array ? publicKeyObject(publicKey) : publicKey;
   } catch {
