@@ -4,13 +4,15 @@ import { DaemonSet } from '../helpers/daemon.js';
 
 /** Chat through real daemon processes: stdin of one, stdout of the others. */
 
+/** A hang fails the test instead of the whole run. */
+const TEST_TIMEOUT_MS = 120_000;
 const WAIT_MS = 15_000;
 
 describe('pheromones-node chat', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
-  it('two nodes: a line written to A is printed by B', async () => {
+  it('two nodes: a line written to A is printed by B', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await net.start({ name: 'A' });
     const b = await net.start({ name: 'B', peers: [a.address] });
     await Promise.all([a.waitForPeers([b.nodeId], WAIT_MS), b.waitForPeers([a.nodeId], WAIT_MS)]);
@@ -32,7 +34,7 @@ describe('pheromones-node chat', () => {
     await a.stopCleanly();
   });
 
-  it('a line A - B - C: A\'s message is printed at C with hops 2, exactly once', async () => {
+  it('a line A - B - C: A\'s message is printed at C with hops 2, exactly once', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await net.start({ name: 'A' });
     const b = await net.start({ name: 'B', peers: [a.address] });
     const c = await net.start({ name: 'C', peers: [b.address] });

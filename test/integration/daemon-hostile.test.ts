@@ -9,6 +9,8 @@ import { DaemonSet, withTimeout } from '../helpers/daemon.js';
  * handshake deadline, while the daemon keeps serving its real peer.
  */
 
+/** A hang fails the test instead of the whole run. */
+const TEST_TIMEOUT_MS = 120_000;
 const WAIT_MS = 15_000;
 const HANDSHAKE_TIMEOUT_MS = 1_000;
 /** Room for scheduling on a loaded 2-core machine, on top of the deadline. */
@@ -34,7 +36,7 @@ describe('pheromones-node against hostile clients', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
-  it('drops garbage, oversized lengths and silent clients within the handshake deadline, serving its peer all along', async () => {
+  it('drops garbage, oversized lengths and silent clients within the handshake deadline, serving its peer all along', { timeout: TEST_TIMEOUT_MS }, async () => {
     const args = ['--handshake-timeout', String(HANDSHAKE_TIMEOUT_MS)];
     const a = await net.start({ name: 'A', args });
     const b = await net.start({ name: 'B', peers: [a.address], args });

@@ -3,10 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Node } from '../../src/node/node.js';
-import { DAEMON_BIN, DaemonSet, REPO_ROOT } from '../helpers/daemon.js';
+import { DAEMON_BIN, DaemonSet, REPO_ROOT, withTimeout } from '../helpers/daemon.js';
 
 /** Flags, start failures, signals and the message log across restarts, through real daemon processes. */
 
+/** A hang fails the test instead of the whole run. */
+const TEST_TIMEOUT_MS = 120_000;
 const WAIT_MS = 15_000;
 
 function runDaemonSync(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
@@ -53,7 +55,7 @@ describe('pheromones-node lifecycle', () => {
     }
   });
 
-  it('a second node on a data dir in use fails at once with a clear message; the first keeps serving', async () => {
+  it('a second node on a data dir in use fails at once with a clear message; the first keeps serving', { timeout: TEST_TIMEOUT_MS }, async () => {
     const first = await net.start({ name: 'first' });
     const second = await net.spawn({ name: 'second', dataDir: first.dataDir });
     const status = await second.waitUntil(() => second.exitStatus, WAIT_MS, 'the second node to exit');
@@ -65,7 +67,7 @@ describe('pheromones-node lifecycle', () => {
     await first.stopCleanly();
   });
 
-  it('SIGTERM and SIGINT: peers are told why, and the process exits 0', async () => {
+  it('SIGTERM and SIGINT: peers are told why, and the process exits 0', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await net.start({ name: 'A', args: ['--no-stdin'] });
     const b = await net.start({ name: 'B', peers: [a.address], args: ['--no-stdin'] });
     const c = await net.start({ name: 'C', peers: [a.address], args: ['--no-stdin'] });
@@ -81,7 +83,7 @@ describe('pheromones-node lifecycle', () => {
     await a.stopCleanly();
   });
 
-  it('a restarted node still holds its earlier messages in order, and new ones follow', async () => {
+  it('a restarted node still holds its earlier messages in order, and new ones follow', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await net.start({ name: 'A' });
     for (const text of ['one', 'two', 'three']) {
       a.writeLine(text);
@@ -111,9 +113,9 @@ describe('pheromones-node lifecycle', () => {
       grpcAddress: '127.0.0.1:0',
       logger: pino({ level: 'silent' }),
     });
-    await node.start();
+    await withTimeout(node.start(), WAIT_MS, 'the node to open the data dir');
     try {
-      const messages = await node.listMessages(0n, 100, 'chat');
+      const messages = await withTimeout(node.listMessages(0n, 100, 'chat'), WAIT_MS, 'listMessages');
       assert.deepEqual(
         messages.map((m) => new TextDecoder().decode(m.payload)),
         ['one', 'two', 'three', 'four', 'five'],
@@ -121,7 +123,7 @@ describe('pheromones-node lifecycle', () => {
       for (let i = 1; i < messages.length; i++) assert.ok(messages[i]!.seq > messages[i - 1]!.seq, 'seq increases');
       assert.ok(messages.every((m) => m.origin === a.nodeId));
     } finally {
-      await node.stop();
+      await withTimeout(node.stop(), WAIT_MS, 'the node to stop');
     }
   });
 });

@@ -8,6 +8,8 @@ import { DaemonSet, type Daemon } from '../helpers/daemon.js';
  * these edges allows (at most once per link direction per message).
  */
 
+/** A hang fails the test instead of the whole run. */
+const TEST_TIMEOUT_MS = 120_000;
 const WAIT_MS = 20_000;
 const N = 6;
 /** Ring 0-1-2-3-4-5-0 plus the chords 0-3, 1-4, 2-5. */
@@ -23,7 +25,7 @@ describe('pheromones-node mesh', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
-  it('six nodes in a ring with chords: each message printed once at every node, frames bounded by the edges', async () => {
+  it('six nodes in a ring with chords: each message printed once at every node, frames bounded by the edges', { timeout: TEST_TIMEOUT_MS }, async () => {
     // Each node dials its neighbours with a smaller index, so nodes can start one by one.
     const nodes: Daemon[] = [];
     for (let i = 0; i < N; i++) {

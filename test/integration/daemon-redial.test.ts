@@ -4,6 +4,8 @@ import { DaemonSet } from '../helpers/daemon.js';
 
 /** A persistent peer that crashes and comes back is redialled. */
 
+/** A hang fails the test instead of the whole run. */
+const TEST_TIMEOUT_MS = 120_000;
 const WAIT_MS = 15_000;
 const FAST_REDIAL = ['--reconnect-base', '100', '--reconnect-max', '1000'];
 
@@ -11,7 +13,7 @@ describe('pheromones-node redial', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
-  it('B killed and restarted: A redials it and messages flow again', async () => {
+  it('B killed and restarted: A redials it and messages flow again', { timeout: TEST_TIMEOUT_MS }, async () => {
     const b = await net.start({ name: 'B' });
     const a = await net.start({ name: 'A', peers: [b.address], args: FAST_REDIAL });
     await a.waitForPeers([b.nodeId], WAIT_MS);

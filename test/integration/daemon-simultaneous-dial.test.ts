@@ -12,6 +12,8 @@ import { DaemonSet, freePort, makeTempDir, pollUntil, withTimeout, type Daemon }
  * repeatedly with in-process nodes (restarting processes 20 times is slow).
  */
 
+/** A hang fails the test instead of the whole run. */
+const TEST_TIMEOUT_MS = 120_000;
 const WAIT_MS = 15_000;
 const REPETITIONS = 20;
 const FAST_REDIAL = ['--reconnect-base', '100', '--reconnect-max', '1000'];
@@ -36,7 +38,7 @@ describe('simultaneous dials', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
-  it('two daemons dialling each other at start keep exactly one connection, the same at both ends', async () => {
+  it('two daemons dialling each other at start keep exactly one connection, the same at both ends', { timeout: TEST_TIMEOUT_MS }, async () => {
     const [portA, portB] = [await freePort(), await freePort()];
     const addrA = `127.0.0.1:${portA}`;
     const addrB = `127.0.0.1:${portB}`;
@@ -67,7 +69,7 @@ describe('simultaneous dials', () => {
     await Promise.all([a.stopCleanly(), b.stopCleanly()]);
   });
 
-  it(`in-process nodes dialling each other at the same moment, ${REPETITIONS} times: one connection survives, the same at both ends`, async () => {
+  it(`in-process nodes dialling each other at the same moment, ${REPETITIONS} times: one connection survives, the same at both ends`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const dirs = [await makeTempDir(), await makeTempDir()];
     const make = (dataDir: string): Node =>
       new Node({
@@ -85,8 +87,7 @@ describe('simultaneous dials', () => {
     const a = make(dirs[0]!);
     const b = make(dirs[1]!);
     try {
-      await a.start();
-      await b.start();
+      await withTimeout(Promise.all([a.start(), b.start()]), WAIT_MS, 'both nodes to start');
       const addrA = (await a.info()).listenAddress;
       const addrB = (await b.info()).listenAddress;
       const only = (node: Node, other: Node): PeerInfo | undefined => {
@@ -95,10 +96,14 @@ describe('simultaneous dials', () => {
       };
 
       for (let rep = 0; rep < REPETITIONS; rep++) {
-        const results = await Promise.allSettled([
-          a.addPeer(addrB, { persistent: false, timeoutMs: 5_000 }),
-          b.addPeer(addrA, { persistent: false, timeoutMs: 5_000 }),
-        ]);
+        const results = await withTimeout(
+          Promise.allSettled([
+            a.addPeer(addrB, { persistent: false, timeoutMs: 5_000 }),
+            b.addPeer(addrA, { persistent: false, timeoutMs: 5_000 }),
+          ]),
+          WAIT_MS,
+          `rep ${rep}: both dials to settle`,
+        );
         assert.ok(results.some((r) => r.status === 'fulfilled'), `rep ${rep}: at least one dial succeeded`);
         const [pa, pb] = await pollUntil(
           () => {
@@ -119,7 +124,7 @@ describe('simultaneous dials', () => {
             }
           });
         });
-        await a.broadcast('chat', new TextEncoder().encode(text));
+        await withTimeout(a.broadcast('chat', new TextEncoder().encode(text)), WAIT_MS, `rep ${rep}: broadcast`);
         await withTimeout(gotAtB, WAIT_MS, `rep ${rep}: message at B`);
         assert.deepEqual(
           [only(a, b)?.direction, only(b, a)?.direction, only(a, b)?.connectedSinceMs, only(b, a)?.connectedSinceMs],
@@ -127,7 +132,7 @@ describe('simultaneous dials', () => {
           `rep ${rep}: the same connection survived`,
         );
 
-        await a.removePeer(b.nodeId);
+        await withTimeout(a.removePeer(b.nodeId), WAIT_MS, `rep ${rep}: removePeer`);
         await pollUntil(() => a.listPeers().length === 0 && b.listPeers().length === 0, WAIT_MS, `rep ${rep}: disconnected`);
       }
     } finally {
