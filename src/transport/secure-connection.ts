@@ -207,28 +207,32 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private onData(chunk: Uint8Array): void {
     if (this.isClosed) return;
     this.reader.push(chunk);
-    try {
-      for (;;) {
+    for (;;) {
+      // Only decoding is guarded: an exception thrown by a 'message' listener is the
+      // listener's bug, not the peer's, and must not be scored as a protocol violation.
+      let envs: { env: Envelope; size: number }[];
+      try {
         const rec = this.reader.next();
         if (rec === undefined) return;
         const plaintext = this.opener.open(rec.header, rec.ciphertext, rec.tag);
-        for (const body of unpackInnerFrames(plaintext, this.maxFrameBytes)) {
-          const env = decodeEnvelope(body);
-          if (env.kind.case === 'disconnect') {
-            const d = env.kind.value;
-            this.closeWith({ reason: d.reason, detail: d.detail, remote: true }, false);
-            return;
-          }
-          this.emit('message', env, body.length);
-          if (this.isClosed) return;
+        envs = unpackInnerFrames(plaintext, this.maxFrameBytes).map((body) => ({ env: decodeEnvelope(body), size: body.length }));
+      } catch (err) {
+        if (err instanceof PheromonesError && err.kind === 'resource-exhausted') {
+          this.closeWith({ reason: DisconnectReason.REQUESTED, detail: err.message, remote: false, error: err }, false);
+        } else {
+          this.violation(err as Error);
         }
-      }
-    } catch (err) {
-      if (err instanceof PheromonesError && err.kind === 'resource-exhausted') {
-        this.closeWith({ reason: DisconnectReason.REQUESTED, detail: err.message, remote: false, error: err }, false);
         return;
       }
-      this.violation(err as Error);
+      for (const { env, size } of envs) {
+        if (env.kind.case === 'disconnect') {
+          const d = env.kind.value;
+          this.closeWith({ reason: d.reason, detail: d.detail, remote: true }, false);
+          return;
+        }
+        this.emit('message', env, size);
+        if (this.isClosed) return;
+      }
     }
   }
 
