@@ -27,11 +27,20 @@ export function formatChatLine(msg: StoredMessage): string {
   return `[${clock}] ${msg.origin.slice(0, 8)} (hops ${msg.hops}): ${text}`;
 }
 
-/** Print every chat message the node delivers (its own included). Returns the unsubscribe function. */
-export function printChat(node: NodeApi, out: Writable): () => void {
-  return node.onMessage((msg) => {
-    if (msg.topic === CHAT_TOPIC) out.write(`${formatChatLine(msg)}\n`);
+/**
+ * Print every chat message the node delivers (its own included). If standard
+ * output goes away (EPIPE: the reader exited) printing stops; the node keeps
+ * serving. Returns the unsubscribe function.
+ */
+export function printChat(node: NodeApi, out: Writable, log: Logger): () => void {
+  const off = node.onMessage((msg) => {
+    if (msg.topic === CHAT_TOPIC && out.writable) out.write(`${formatChatLine(msg)}\n`);
   });
+  out.once('error', (err: Error) => {
+    off();
+    log.warn({ err: err.message }, 'standard output failed; no longer printing chat messages');
+  });
+  return off;
 }
 
 /**

@@ -67,7 +67,7 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
 
   logSessionTotals(node, log);
   // Subscribed before start so nothing delivered while starting is missed.
-  printChat(node, process.stdout);
+  printChat(node, process.stdout, log);
   const apiOptions = { address: formatHostPort(o.grpc), tlsCertPath: o.grpcTlsCert, tlsKeyPath: o.grpcTlsKey };
   try {
     checkApiOptions(apiOptions);
