@@ -60,7 +60,10 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
   /** Services started after the node; stopped in reverse order before it. */
   const stopHooks: (() => Promise<void>)[] = [];
   exitOnSignals(log, async () => {
-    for (const stop of stopHooks.reverse()) await stop();
+    for (const stop of stopHooks.reverse()) {
+      // One failing service must not keep the node from closing its peers and log.
+      await stop().catch((err: unknown) => log.warn({ err }, 'a service did not stop cleanly'));
+    }
     // Disconnects every peer with REQUESTED and flushes and closes the log.
     await node.stop();
   });
