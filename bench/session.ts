@@ -4,7 +4,7 @@
  * TCP with AES-256-GCM per 64 KiB chunk (the encrypted limit a session can
  * approach). See docs/protocol.md, "Performance".
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, type DecipherGCM } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { create, toBinary } from '@bufbuild/protobuf';
@@ -87,25 +87,37 @@ async function rawTcpAesGcm(): Promise<Record<string, unknown>> {
   const recvNonce = Buffer.alloc(12);
   let sendCounter = 0;
   let recvCounter = 0;
-  const RECORD = CHUNK + 16;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  // Receiver: decrypt each chunk's slices straight from the socket buffers (no reassembly copy).
+  let decipher: DecipherGCM | undefined;
+  let ctLeft = 0;
+  let tag = Buffer.alloc(0);
   let received = 0;
   const done = new Promise<void>((resolve) =>
     server.on('data', (d: Buffer) => {
-      pending.push(d);
-      pendingBytes += d.length;
-      while (pendingBytes >= RECORD) {
-        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        const rec = all.subarray(0, RECORD);
-        recvNonce.writeUInt32BE(recvCounter++, 8);
-        const dec = createDecipheriv('aes-256-gcm', key, recvNonce);
-        dec.update(rec.subarray(0, CHUNK));
-        dec.setAuthTag(rec.subarray(CHUNK));
-        dec.final();
-        pending = all.length > RECORD ? [all.subarray(RECORD)] : [];
-        pendingBytes -= RECORD;
-        received += CHUNK;
+      let at = 0;
+      while (at < d.length) {
+        if (decipher === undefined) {
+          recvNonce.writeUInt32BE(recvCounter++, 8);
+          decipher = createDecipheriv('aes-256-gcm', key, recvNonce);
+          ctLeft = CHUNK;
+          tag = Buffer.alloc(0);
+        }
+        if (ctLeft > 0) {
+          const n = Math.min(ctLeft, d.length - at);
+          decipher.update(d.subarray(at, at + n));
+          ctLeft -= n;
+          at += n;
+          continue;
+        }
+        const n = Math.min(16 - tag.length, d.length - at);
+        tag = Buffer.concat([tag, d.subarray(at, at + n)]);
+        at += n;
+        if (tag.length === 16) {
+          decipher.setAuthTag(tag);
+          decipher.final();
+          decipher = undefined;
+          received += CHUNK;
+        }
       }
       if (received >= BULK_BYTES) resolve();
     }),

@@ -80,6 +80,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private needDrain = false;
   private isClosed = false;
   private closeEmitted = false;
+  private readonly sendScratch = Buffer.allocUnsafe(2 * RECORD_PLAINTEXT_TARGET);
 
   constructor(s: EstablishedSession) {
     super();
@@ -277,7 +278,8 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   }
 
   private writeRecord(bodies: Uint8Array[], size: number): void {
-    const plaintext = Buffer.allocUnsafe(size);
+    // The cipher copies its output, so one plaintext buffer serves every usual-sized record.
+    const plaintext = size <= this.sendScratch.length ? this.sendScratch.subarray(0, size) : Buffer.allocUnsafe(size);
     let at = 0;
     for (const b of bodies) {
       plaintext.writeUInt32BE(b.length, at);

@@ -49,8 +49,13 @@ export class ByteQueue {
     return out;
   }
 
-  /** Removes and returns the first `n` bytes (caller checked `length >= n`). */
-  take(n: number): Uint8Array {
+  /**
+   * Removes and returns the first `n` bytes (caller checked `length >= n`).
+   * Bytes that straddle chunks are copied into `scratch` when it is given and
+   * large enough (the result is then only valid until the scratch is reused),
+   * otherwise into a new buffer.
+   */
+  take(n: number, scratch?: Uint8Array): Uint8Array {
     if (n === 0) return new Uint8Array(0);
     const first = this.chunks[0]!;
     let out: Uint8Array;
@@ -62,7 +67,7 @@ export class ByteQueue {
         this.head = 0;
       }
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = scratch !== undefined && scratch.length >= n ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
       let filled = 0;
       while (filled < n) {
         const c = this.chunks[0]!;

@@ -5,6 +5,7 @@ import {
   INNER_HEADER_BYTES,
   MIN_RECORD_LENGTH,
   RECORD_HEADER_BYTES,
+  RECORD_PLAINTEXT_TARGET,
   RECORD_TAG_BYTES,
   maxRecordLength,
 } from './limits.js';
@@ -20,10 +21,17 @@ export interface RawRecord {
   tag: Uint8Array;
 }
 
-/** Cuts a received byte stream into raw sealed records, bounding sizes before buffering. */
+/**
+ * Cuts a received byte stream into raw sealed records, bounding sizes before
+ * buffering. A returned record's views are valid only until the next call to
+ * next(): records straddling received chunks are assembled in one reused
+ * buffer, since they are decrypted (copied out) straight away.
+ */
 export class RecordReader {
   private readonly queue = new ByteQueue();
   private readonly maxLength: number;
+  /** Holds records up to twice the batch size (a batch, or one 64 KiB message); larger ones get their own buffer. */
+  private readonly scratch = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 2 * RECORD_PLAINTEXT_TARGET + RECORD_TAG_BYTES);
 
   constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
     this.maxLength = maxRecordLength(maxFrameBytes);
@@ -41,7 +49,7 @@ export class RecordReader {
       throw new MalformedRecordError(`record of ${length} bytes is below the minimum of ${MIN_RECORD_LENGTH}`);
     }
     if (this.queue.length < RECORD_HEADER_BYTES + length) return undefined;
-    const whole = this.queue.take(RECORD_HEADER_BYTES + length);
+    const whole = this.queue.take(RECORD_HEADER_BYTES + length, this.scratch);
     const ctEnd = RECORD_HEADER_BYTES + length - RECORD_TAG_BYTES;
     return {
       header: whole.subarray(0, RECORD_HEADER_BYTES),
