@@ -189,7 +189,10 @@ export class PeerManager {
       }
     }
     const entries = [...this.persistent.values()].filter(
-      (e) => e.key === key || (peer !== undefined && (e.nodeId === peer.id || e.key === peer.address || e.key === peer.listenAddress)),
+      (e) =>
+        e.key === key ||
+        e.nodeId === idOrAddress.toLowerCase() ||
+        (peer !== undefined && (e.nodeId === peer.id || e.key === peer.address || e.key === peer.listenAddress)),
     );
     for (const e of entries) this.forget(e);
     if (peer !== undefined) {

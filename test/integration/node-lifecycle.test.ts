@@ -65,6 +65,20 @@ describe('Node lifecycle', () => {
     assert.equal(peer?.persistent, true);
   });
 
+  it('removePeer forgets a persistent peer that is currently down', async () => {
+    const b = await set.start();
+    const bAddress = b.listenAddress;
+    const bId = b.nodeId;
+    const a = await set.start({ peers: [bAddress] });
+    await waitFor('a to connect to b', () => a.listPeers().some((p) => p.nodeId === bId));
+    await b.stop();
+    await waitFor('a to lose b', () => a.listPeers().length === 0);
+    const removed = await a.removePeer(bId);
+    assert.equal(removed.persistent, true);
+    assert.equal(removed.address, bAddress);
+    await assert.rejects(a.removePeer(bAddress), { kind: 'not-found' });
+  });
+
   it('stop() disconnects peers with "requested" and methods then fail as unavailable', async () => {
     const a = await set.start();
     const b = await set.start();
