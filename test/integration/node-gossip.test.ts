@@ -49,6 +49,26 @@ describe('Node gossip', () => {
     assert.equal(gotC[1]!.hops, 1);
   });
 
+  it('a message that arrives with ttl 0 is delivered but not relayed', async () => {
+    // A's broadcasts start with ttl 1: B relays them with ttl 0, C delivers and stops.
+    const a = await set.start({ tuning: { gossipTtl: 1 } });
+    const b = await set.start();
+    const c = await set.start();
+    const d = await set.start();
+    await link(a, b);
+    await link(b, c);
+    await link(c, d);
+    const gotC = collect(c);
+    const gotD = collect(d);
+    await a.broadcast('ttl', utf8('short-lived'));
+    await waitFor('c to deliver', () => gotC.length === 1);
+    assert.equal(gotC[0]!.hops, 2);
+    // Had C relayed it, D would have it before C's own later broadcast on the same link.
+    await c.broadcast('ttl', utf8('marker'));
+    await waitFor('d to deliver the marker', () => gotD.length >= 1);
+    assert.deepEqual(gotD.map((m) => text(m.payload)), ['marker']);
+  });
+
   it('on a 6-node ring with chords every node delivers each message once, frames bounded by 2 x edges', async () => {
     const nodes: Node[] = [];
     for (let i = 0; i < 6; i++) nodes.push(await set.start());
