@@ -279,8 +279,6 @@ export class PeerManager {
         return existing;
       }
       persistentHint ||= existing.persistent;
-      this.finish(existing, 'duplicate', 'replaced by the connection dialled by the lower node id');
-      this.retire(existing.conn, existing);
     } else if (!persistent) {
       const max = conn.direction === 'inbound' ? this.opts.maxInbound : this.opts.maxOutbound;
       if (this.count(conn.direction) >= max) {
@@ -296,6 +294,11 @@ export class PeerManager {
       entry.attempt = 0;
     }
     this.live.set(peer.id, peer);
+    if (existing !== undefined) {
+      // After the new session is in place, so that nothing schedules a redial.
+      this.finish(existing, 'duplicate', 'replaced by the connection dialled by the lower node id');
+      this.retire(existing.conn, existing);
+    }
     conn.on('message', (env: Envelope) => this.onEnvelope(peer, env));
     conn.once('close', (info: CloseInfo) => this.finish(peer, causeOf(info.reason), info.detail || (info.error?.message ?? '')));
     for (const [name, protocol] of this.protocolsByName) {
