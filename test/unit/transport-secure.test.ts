@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { create } from '@bufbuild/protobuf';
+import { connect, createServer, type Socket } from 'node:net';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { DisconnectReason, EnvelopeSchema, type Envelope } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import { generateIdentity, type NodeIdentity } from '../../src/crypto/identity.js';
 import { networkIdFor } from '../../src/crypto/network.js';
@@ -66,8 +67,17 @@ test('handshake over loopback authenticates both node ids and carries messages b
 
     const toClient = nextMessages(client, 1000);
     const body = Buffer.from('x'.repeat(1000));
-    for (let i = 0; i < 1000; i++) server.send(direct(`m${i}`, body));
+    const writtenBefore = server.bytesWritten;
+    let bodyBytes = 0;
+    for (let i = 0; i < 1000; i++) {
+      const env = direct(`m${i}`, body);
+      bodyBytes += toBinary(EnvelopeSchema, env).length;
+      server.send(env);
+    }
     const back = await toClient;
+    // Queued in one turn, the bodies are coalesced into ~16 records of 64 KiB, not 1000.
+    const overhead = server.bytesWritten - writtenBefore - bodyBytes - 4 * 1000;
+    assert.ok(overhead >= 20 && overhead <= 20 * 32, `record overhead ${overhead} bytes`);
     assert.deepEqual(back.map((e) => (e.kind.case === 'direct' ? e.kind.value.topic : '')), Array.from({ length: 1000 }, (_, i) => `m${i}`));
 
     const closed = once(server, 'close') as Promise<[CloseInfo]>;
@@ -97,4 +107,47 @@ test('dialing a closed port is refused with the address in the message', async (
     assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
     return true;
   });
+});
+
+test("'drain' fires once a send queue held up by a stalled reader has gone out", async () => {
+  let resolveServer!: (c: SecureConnection) => void;
+  const serverConn = new Promise<SecureConnection>((r) => (resolveServer = r));
+  const listener = await listenSecure('127.0.0.1', 0, options(generateIdentity()), { onConnection: (c) => resolveServer(c) });
+  // A relay that can stop reading from the client, so the client's queue backs up.
+  let fromClient: Socket | undefined;
+  const relaySockets: Socket[] = [];
+  const relay = createServer((c) => {
+    fromClient = c;
+    const up = connect(listener.port, '127.0.0.1');
+    relaySockets.push(c, up);
+    c.pipe(up);
+    up.pipe(c);
+    c.on('error', () => undefined);
+    up.on('error', () => undefined);
+  });
+  relay.listen(0, '127.0.0.1');
+  await once(relay, 'listening');
+  const client = await dialSecure('127.0.0.1', (relay.address() as { port: number }).port, options(generateIdentity()));
+  const server = await serverConn;
+  try {
+    const COUNT = 256;
+    let got = 0;
+    const all = new Promise<void>((r) => server.on('message', () => ++got === COUNT && r()));
+    fromClient!.pause();
+    const body = toBinary(EnvelopeSchema, direct('bulk', Buffer.alloc(64 * 1024, 5)));
+    for (let i = 0; i < COUNT; i++) client.sendEncoded(body);
+    assert.ok(client.queuedBytes >= 1024 * 1024, `queued ${client.queuedBytes}`);
+    const drained = once(client, 'drain');
+    fromClient!.resume();
+    await drained;
+    assert.ok(client.queuedBytes < 1024 * 1024);
+    await all;
+    assert.throws(() => client.sendEncoded(new Uint8Array(4 * 1024 * 1024 + 1)), (e: Error & { kind?: string }) => e.kind === 'invalid-argument');
+  } finally {
+    client.close(DisconnectReason.REQUESTED);
+    server.close(DisconnectReason.REQUESTED);
+    for (const sock of relaySockets) sock.destroy();
+    relay.close();
+    await listener.close();
+  }
 });
