@@ -13,6 +13,9 @@ import { SeenCache } from './seen-cache.js';
 /** Longest topic accepted, in UTF-8 bytes. */
 export const MAX_TOPIC_BYTES = 256;
 
+/** No real path is this long; the bound keeps hops + 1 a valid uint32. */
+const MAX_HOPS = 0xffff;
+
 export interface GossipOptions {
   /** Our 32-byte node id, the origin of what we broadcast. */
   localId: Uint8Array;
@@ -133,6 +136,7 @@ export class Gossip implements Protocol {
     if (topicBytes(msg.topic) > MAX_TOPIC_BYTES) {
       throw new PheromonesError('protocol-violation', `gossip topic of ${topicBytes(msg.topic)} bytes`);
     }
+    if (msg.hops >= MAX_HOPS) throw new PheromonesError('protocol-violation', `gossip hops ${msg.hops}`);
     const id = computeMessageId(msg);
     if (Buffer.compare(id, msg.id) !== 0) throw new PheromonesError('protocol-violation', 'gossip id does not match its content');
   }
