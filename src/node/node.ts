@@ -5,7 +5,7 @@ import { PheromonesError } from '../errors.js';
 import { loadOrCreateIdentity, type NodeIdentity } from '../crypto/identity.js';
 import { networkIdFor } from '../crypto/network.js';
 import { Gossip, type GossipStats } from '../gossip/gossip.js';
-import { formatAddress } from '../peer/address.js';
+import { formatAddress, parseAddress } from '../peer/address.js';
 import { PeerManager } from '../peer/peer-manager.js';
 import type { Protocol } from '../peer/protocol.js';
 import { openDatabase, type Database } from '../store/database.js';
@@ -106,9 +106,12 @@ export class Node implements NodeApi {
   private async doStart(): Promise<void> {
     const c = this.config;
     const t = this.tuning;
+    // Bad input fails before anything is opened.
+    for (const address of c.peers) parseAddress(address);
     await mkdir(c.dataDir, { recursive: true });
     const db = await openDatabase(join(c.dataDir, 'db'), c.dataDir);
     let peers: PeerManager | undefined;
+    let listener: SecureListener | undefined;
     try {
       const log = await MessageLog.open(db);
       const identity = await loadOrCreateIdentity(c.dataDir);
@@ -151,7 +154,7 @@ export class Node implements NodeApi {
         userAgent: `pheromones/${version}`,
       };
       const transport: SecureTransportOptions = { identity, hello, handshakeTimeoutMs: t.handshakeTimeoutMs, maxFrameBytes: t.maxFrameBytes };
-      const listener = await listenSecure(c.listenHost, c.listenPort, transport, {
+      listener = await listenSecure(c.listenHost, c.listenPort, transport, {
         onConnection: (conn) => manager.accept(conn),
         onHandshakeError: (err, remote) => logger.debug({ remote, err: err.message }, 'inbound handshake failed'),
       });
@@ -166,6 +169,7 @@ export class Node implements NodeApi {
       this.isReady = true;
     } catch (err) {
       await peers?.stop().catch(() => undefined);
+      await listener?.close().catch(() => undefined);
       await db.close().catch(() => undefined);
       throw err;
     }

@@ -42,6 +42,21 @@ describe('Node lifecycle', () => {
     await second.stop();
   });
 
+  it('a failed start releases the data dir and the port', async () => {
+    const dataDir = await set.dir();
+    const first = await set.start({ dataDir });
+    const port = first.listenPort;
+    await first.stop();
+    const bad = new Node(set.config(dataDir, { peers: ['not an address'], listenPort: port }));
+    await assert.rejects(bad.start(), { kind: 'invalid-argument' });
+    // A listen failure after the store is open must close it again.
+    const blocker = await set.start();
+    const clash = new Node(set.config(dataDir, { listenPort: blocker.listenPort }));
+    await assert.rejects(clash.start(), { kind: 'already-exists' });
+    const ok = await set.start({ dataDir, listenPort: port });
+    assert.equal(ok.listenPort, port);
+  });
+
   it('a persistent peer is redialled after it restarts, and messages flow again', async () => {
     const bDir = await set.dir();
     const b = await set.start({ dataDir: bDir });
