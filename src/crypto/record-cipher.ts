@@ -30,12 +30,24 @@ export class RecordSealer {
 
   /** Encrypts `plaintext` under AAD `header` (the record's 4 length bytes): returns [ciphertext, tag]. */
   seal(header: Uint8Array, plaintext: Uint8Array): [Buffer, Buffer] {
+    const out = this.sealParts(header, [plaintext]);
+    return [out[0]!, out[1]!];
+  }
+
+  /**
+   * Encrypts the concatenation of `parts` without joining them first: returns
+   * one ciphertext piece per part, then the tag. Saves a copy for a record
+   * holding one large body (its 4-byte inner header and the body itself).
+   */
+  sealParts(header: Uint8Array, parts: readonly Uint8Array[]): Buffer[] {
     if (this.counter >= MAX_RECORDS_PER_DIRECTION) throw new RecordLimitError();
     const cipher = createCipheriv('aes-256-gcm', this.key, nonceFor(this.nonce, this.counter++));
     cipher.setAAD(header);
-    const ct = cipher.update(plaintext);
+    const out: Buffer[] = [];
+    for (const p of parts) out.push(cipher.update(p));
     cipher.final();
-    return [ct, cipher.getAuthTag()];
+    out.push(cipher.getAuthTag());
+    return out;
   }
 }
 

@@ -278,21 +278,28 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   }
 
   private writeRecord(bodies: Uint8Array[], size: number): void {
-    // The cipher copies its output, so one plaintext buffer serves every usual-sized record.
-    const plaintext = size <= this.sendScratch.length ? this.sendScratch.subarray(0, size) : Buffer.allocUnsafe(size);
-    let at = 0;
-    for (const b of bodies) {
-      plaintext.writeUInt32BE(b.length, at);
-      plaintext.set(b, at + INNER_HEADER_BYTES);
-      at += INNER_HEADER_BYTES + b.length;
-    }
     const header = recordHeader(size);
-    const [ct, tag] = this.sealer.seal(header, plaintext);
+    let pieces: Buffer[];
+    if (bodies.length === 1) {
+      // One body (typically a large one): encrypt header and body in place, no plaintext copy.
+      const inner = Buffer.allocUnsafe(INNER_HEADER_BYTES);
+      inner.writeUInt32BE(bodies[0]!.length, 0);
+      pieces = this.sealer.sealParts(header, [inner, bodies[0]!]);
+    } else {
+      // The cipher copies its output, so one plaintext buffer serves every usual-sized batch.
+      const plaintext = size <= this.sendScratch.length ? this.sendScratch.subarray(0, size) : Buffer.allocUnsafe(size);
+      let at = 0;
+      for (const b of bodies) {
+        plaintext.writeUInt32BE(b.length, at);
+        plaintext.set(b, at + INNER_HEADER_BYTES);
+        at += INNER_HEADER_BYTES + b.length;
+      }
+      pieces = this.sealer.sealParts(header, [plaintext]);
+    }
     const sock = this.socket;
     sock.cork();
     sock.write(header);
-    sock.write(ct);
-    sock.write(tag);
+    for (const p of pieces) sock.write(p);
     sock.uncork();
   }
 }
