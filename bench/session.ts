@@ -14,7 +14,13 @@ import { networkIdFor } from '../src/crypto/network.js';
 import { dialSecure, listenSecure, type SecureConnection, type SecureTransportOptions } from '../src/transport/index.js';
 
 const MiB = 1024 * 1024;
-const BULK_BYTES = 512 * MiB;
+const BULK_BYTES = 256 * MiB;
+/**
+ * The host is shared and noisy, so the three bulk workloads run interleaved
+ * ROUNDS times and each reports its best round: the ratio then compares runs
+ * made under the same conditions.
+ */
+const ROUNDS = 3;
 const SMALL_MESSAGES = 500_000;
 const CHUNK = 64 * 1024;
 const SEND_WINDOW = 4 * MiB;
@@ -207,19 +213,29 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
+function best(rounds: Record<string, unknown>[]): Record<string, unknown> {
+  const sorted = [...rounds].sort((a, b) => (b.mb_per_s as number) - (a.mb_per_s as number));
+  return { ...sorted[0]!, rounds: rounds.map((r) => r.mb_per_s) };
+}
+
 export async function run(): Promise<Record<string, unknown>[]> {
   const results: Record<string, unknown>[] = [];
-  const raw = await rawTcp();
-  results.push(raw);
-  const limit = await rawTcpAesGcm();
-  results.push(limit);
   const count64 = BULK_BYTES / CHUNK;
-  const s64 = await sessionRun(CHUNK, count64);
-  const mb = round((count64 * CHUNK) / MiB / s64);
-  results.push({
-    name: 'session-64k',
-    mb_per_s: mb,
-    messages: count64,
+  const rawRounds: Record<string, unknown>[] = [];
+  const limitRounds: Record<string, unknown>[] = [];
+  const sessionRounds: Record<string, unknown>[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    rawRounds.push(await rawTcp());
+    limitRounds.push(await rawTcpAesGcm());
+    const s64 = await sessionRun(CHUNK, count64);
+    sessionRounds.push({ name: 'session-64k', mb_per_s: round((count64 * CHUNK) / MiB / s64), messages: count64 });
+  }
+  const raw = best(rawRounds);
+  const limit = best(limitRounds);
+  const session = best(sessionRounds);
+  const mb = session.mb_per_s as number;
+  results.push(raw, limit, {
+    ...session,
     ratio_to_encrypted_limit: Math.round((mb / (limit.mb_per_s as number)) * 100) / 100,
     ratio_to_raw_tcp: Math.round((mb / (raw.mb_per_s as number)) * 100) / 100,
   });
