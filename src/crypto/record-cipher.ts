@@ -20,9 +20,12 @@ export class RecordLimitError extends PheromonesError {
 
 /** One direction's sealing state: key plus the next record counter. */
 export class RecordSealer {
-  private counter = 0;
   private readonly nonce = Buffer.alloc(12);
-  constructor(private readonly key: Uint8Array) {}
+  /** `counter` is the next record's number: 0 on a new session (other values exist for tests). */
+  constructor(
+    private readonly key: Uint8Array,
+    private counter = 0,
+  ) {}
 
   get recordsSealed(): number {
     return this.counter;
@@ -59,9 +62,12 @@ export class RecordAuthError extends PheromonesError {
 }
 
 export class RecordOpener {
-  private counter = 0;
   private readonly nonce = Buffer.alloc(12);
-  constructor(private readonly key: Uint8Array) {}
+  /** `counter` is the next record's number: 0 on a new session (other values exist for tests). */
+  constructor(
+    private readonly key: Uint8Array,
+    private counter = 0,
+  ) {}
 
   get recordsOpened(): number {
     return this.counter;

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PheromonesError } from '../../src/errors.js';
 import {
+  MAX_RECORDS_PER_DIRECTION,
   RecordAuthError,
+  RecordLimitError,
   RecordOpener,
   RecordSealer,
   ecdhSharedX,
@@ -46,6 +48,19 @@ test('sealed records round-trip in order and any changed byte fails authenticati
   const badTag = Buffer.from(r0.tag);
   badTag[15]! ^= 1;
   assert.throws(() => fresh().open(r0.header, r0.ct, badTag), (e: unknown) => e instanceof RecordAuthError && e.kind === 'protocol-violation');
+});
+
+test('a direction stops after 2^32 records, and the nonce carries the counter big-endian', () => {
+  const key = randomBytes(32);
+  const last = 2 ** 32 - 1;
+  const sealer = new RecordSealer(key, last);
+  const pt = packInnerFrames([Buffer.from('last')]);
+  const header = recordHeader(pt.length);
+  const [ct, tag] = sealer.seal(header, pt);
+  assert.deepEqual(new RecordOpener(key, last).open(header, ct, tag), pt);
+  assert.throws(() => new RecordOpener(key, last - 1).open(header, ct, tag), RecordAuthError);
+  assert.throws(() => sealer.seal(header, pt), (e: unknown) => e instanceof RecordLimitError && e.kind === 'resource-exhausted');
+  assert.equal(MAX_RECORDS_PER_DIRECTION, 2 ** 32);
 });
 
 test('ECDH agrees on both sides and rejects keys off the curve', () => {
