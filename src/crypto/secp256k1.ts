@@ -1,5 +1,4 @@
 import {
-  ECDH,
   createECDH,
   createPrivateKey,
   createPublicKey,
@@ -82,11 +81,6 @@ export function isValidPublicKey(publicKey: Uint8Array): boolean {
   } catch {
     return false;
   }
-}
-
-/** Decompresses a 33-byte key to 65-byte uncompressed SEC1. */
-export function uncompressedPublicKey(publicKey: Uint8Array): Buffer {
-  return ECDH.convertKey(Buffer.from(publicKey), 'secp256k1', undefined, undefined, 'uncompressed') as Buffer;
 }
 
 /** A handshake-only key pair. */
