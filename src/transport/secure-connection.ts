@@ -5,6 +5,7 @@ import { PheromonesError } from '../errors.js';
 import { DisconnectReason, EnvelopeSchema, type Envelope, type NodeHello } from '../gen/pheromones/wire/v1/wire_pb.js';
 import { RecordOpener, RecordSealer } from '../crypto/record-cipher.js';
 import { decodeEnvelope } from '../wire/envelope.js';
+import { decodePlainFrame } from '../wire/plain-frame.js';
 import { INNER_HEADER_BYTES, RECORD_PLAINTEXT_TARGET } from '../wire/limits.js';
 import { RecordReader, recordHeader, unpackInnerFrames } from '../wire/sealed-record.js';
 import { disconnectEnvelope } from './handshake.js';
@@ -14,6 +15,8 @@ import type { CloseInfo, Direction, Lane, SecureConnection } from './types.js';
 const SOCKET_HIGH_WATER = 256 * 1024;
 /** 'drain' fires once queuedBytes falls below this after having reached it. */
 export const DRAIN_LOW_WATER = 1024 * 1024;
+/** How much of the stream's start is kept to recognise a plain-frame Disconnect. */
+const PREAMBLE_LIMIT = 4096;
 /** After close(), a peer that does not close its end is cut off after this long. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -81,6 +84,9 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private isClosed = false;
   private closeEmitted = false;
   private readonly sendScratch = Buffer.allocUnsafe(2 * RECORD_PLAINTEXT_TARGET);
+  /** Raw bytes received before the first record opened (bounded); see plainDisconnect. */
+  private preamble: Buffer[] | undefined = [];
+  private preambleBytes = 0;
 
   constructor(s: EstablishedSession) {
     super();
@@ -207,6 +213,11 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
 
   private onData(chunk: Uint8Array): void {
     if (this.isClosed) return;
+    if (this.preamble !== undefined && this.preambleBytes < PREAMBLE_LIMIT) {
+      const keep = chunk.subarray(0, PREAMBLE_LIMIT - this.preambleBytes);
+      this.preamble.push(Buffer.from(keep));
+      this.preambleBytes += keep.length;
+    }
     this.reader.push(chunk);
     for (;;) {
       // Only decoding is guarded: an exception thrown by a 'message' listener is the
@@ -216,11 +227,12 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
         const rec = this.reader.next();
         if (rec === undefined) return;
         const plaintext = this.opener.open(rec.header, rec.ciphertext, rec.tag);
+        this.preamble = undefined;
         envs = unpackInnerFrames(plaintext, this.maxFrameBytes).map((body) => ({ env: decodeEnvelope(body), size: body.length }));
       } catch (err) {
         if (err instanceof PheromonesError && err.kind === 'resource-exhausted') {
           this.closeWith({ reason: DisconnectReason.REQUESTED, detail: err.message, remote: false, error: err }, false);
-        } else {
+        } else if (!this.plainDisconnect()) {
           this.violation(err as Error);
         }
         return;
@@ -234,6 +246,25 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
         this.emit('message', env, size);
         if (this.isClosed) return;
       }
+    }
+  }
+
+  /**
+   * The responder may reject our handshake finish after we already switched to
+   * records: its plain-frame Disconnect then fails as a record. Reported as
+   * the remote's reason, not as a protocol violation by the peer.
+   */
+  private plainDisconnect(): boolean {
+    if (this.preamble === undefined) return false;
+    try {
+      const { body } = decodePlainFrame(Buffer.concat(this.preamble), PREAMBLE_LIMIT);
+      const env = decodeEnvelope(body);
+      if (env.kind.case !== 'disconnect') return false;
+      const d = env.kind.value;
+      this.closeWith({ reason: d.reason, detail: d.detail, remote: true }, false);
+      return true;
+    } catch {
+      return false;
     }
   }
 

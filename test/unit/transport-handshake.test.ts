@@ -340,3 +340,25 @@ test('a tampered ciphertext byte ends that connection only', async () => {
     await h.close();
   }
 });
+
+test('a finish rejected by the responder closes the dialer\'s new connection with the remote reason', async () => {
+  const h = await serve(options(generateIdentity()));
+  const corrupt = await proxy(
+    h.listener.port,
+    rewriteFrames((env) => {
+      if (env.kind.case === 'handshakeFinish') env.kind.value.signature[10]! ^= 1;
+    }),
+  );
+  try {
+    const serverErr = h.nextHandshakeError();
+    const conn = await dialSecure('127.0.0.1', corrupt.port, options(generateIdentity()));
+    const [info] = (await once(conn, 'close')) as [CloseInfo];
+    assert.equal(DisconnectReason[info.reason], 'HANDSHAKE_FAILED');
+    assert.equal(info.remote, true);
+    assert.equal(info.error, undefined);
+    assert.ok(isHandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'handshake-failed', false)(await serverErr));
+  } finally {
+    await corrupt.close();
+    await h.close();
+  }
+});
