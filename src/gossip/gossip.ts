@@ -110,11 +110,17 @@ export class Gossip implements Protocol {
     if (env.kind.case !== 'gossip') return undefined;
     const msg = env.kind.value;
     this.stats.framesReceived++;
-    this.validate(msg);
-    if (!this.seen.add(HEX(msg.id))) {
+    if (msg.id.length !== 32) throw new PheromonesError('protocol-violation', `gossip id of ${msg.id.length} bytes`);
+    const key = HEX(msg.id);
+    // Most frames are copies of a message already handled: the cheap check
+    // comes first. Only a validated message enters the cache, so a forgery
+    // carrying a real id cannot shadow the genuine message.
+    if (this.seen.has(key)) {
       this.stats.duplicates++;
       return undefined;
     }
+    this.validate(msg);
+    this.seen.add(key);
     const ageMs = Date.now() - Number(msg.timestampMs);
     if (Math.abs(ageMs) > this.opts.seenCacheTtlMs) {
       // Outside the window the seen cache covers, so it could come round again.

@@ -1,6 +1,6 @@
-import { sha256 } from '@noble/hashes/sha2.js';
+import { ascii, sha256 } from '../crypto/hash.js';
 
-const DOMAIN = new TextEncoder().encode('pheromones/gossip/v1');
+const DOMAIN = ascii('pheromones/gossip/v1');
 
 export interface MessageIdFields {
   /** 32-byte node id of the origin. */
@@ -24,12 +24,7 @@ export function computeMessageId(f: MessageIdFields): Uint8Array {
   view.setBigUint64(0, BigInt.asUintN(64, f.timestampMs));
   view.setBigUint64(8, BigInt.asUintN(64, f.nonce));
   view.setUint32(16, topic.length);
-  return sha256
-    .create()
-    .update(DOMAIN)
-    .update(f.origin)
-    .update(fixed)
-    .update(topic)
-    .update(f.payload)
-    .digest();
+  const digest = sha256(DOMAIN, f.origin, fixed, topic, f.payload);
+  // A plain Uint8Array view, so ids compare equal however they were made.
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
