@@ -80,9 +80,9 @@ export class Node implements NodeApi {
     return this.run?.listenPort ?? 0;
   }
 
-  /** Gossip counters (frames sent/received, duplicates, deliveries). */
+  /** Gossip counters (frames sent/received, duplicates, deliveries); still readable after stop(). */
   get gossipStats(): GossipStats {
-    const s = this.running().gossip.stats;
+    const s = this.run?.gossip.stats ?? { framesSent: 0, framesReceived: 0, duplicates: 0, stale: 0, delivered: 0 };
     return { ...s };
   }
 
