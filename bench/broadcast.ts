@@ -1,22 +1,28 @@
 /**
- * Broadcast workload (W2): 32 nodes in this process on the reference graph
+ * Broadcast workload (W2): 32 nodes in one process on the reference graph
  * (/work/shared/bench/w2-topology-seed1.json, each node dials 3 others), node
- * 0 publishes 2,000 messages of 1 KiB. Measured as the reference figures were
- * (see ../shared/bench/README.md):
+ * 0 publishes 1 KiB messages. Measured as the reference figures were (see
+ * ../shared/bench/README.md):
  * - delivered fraction: share of messages that reached all 31 other nodes;
- * - msgs/s: messages fully delivered per second, first publish to last delivery;
+ * - sustained rate: the highest rate of a ladder at which >= 99.9% of 2,000
+ *   messages reach all 31 nodes, p99 latency to the last node <= 1 s and the
+ *   publisher keeps >= 95% of the target rate (one run per step, not three);
  * - latency to the last node: publish to delivery at the 31st node, p50 and p99;
  * - amplification: bytes written to every TCP socket of the process during the
  *   run / (messages x 31 x 1 KiB).
- * Two runs on the same network: a fixed publish rate, then as fast as the
- * publisher can (a bounded window of broadcasts in flight).
+ * Each gossip mode (flood, tree) runs in its own child process, so peak RSS
+ * is that mode's alone: a latency run at 20 msgs/s, the rate ladder, then an
+ * as-fast-as-possible run.
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomFillSync } from 'node:crypto';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import type { GossipStats } from '../src/gossip/stats.js';
+import { emptyStats } from '../src/gossip/stats.js';
 import { Node } from '../src/node/node.js';
 
 /** From dist/bench/ where this runs. */
@@ -25,7 +31,13 @@ const TOPOLOGY = resolve(REPO_ROOT, '../shared/bench/w2-topology-seed1.json');
 
 const MESSAGES = 2_000;
 const PAYLOAD_BYTES = 1_024;
-const FIXED_RATE = 200;
+/** The latency run: 20 msgs/s for 15 s. */
+const LATENCY_RATE = 20;
+const LATENCY_MESSAGES = 300;
+/** Rates tried in order until one fails the sustained criteria. */
+const RATE_LADDER = [100, 200, 300, 500, 750, 1000, 1500, 2000];
+const MODES = ['flood', 'tree'] as const;
+type GossipMode = (typeof MODES)[number];
 /** Broadcasts in flight in the as-fast-as-possible run. */
 const FAST_WINDOW = 64;
 const CONNECT_DEADLINE_MS = 60_000;
@@ -39,7 +51,10 @@ interface Topology {
 }
 
 interface RunResult extends Record<string, unknown> {
-  mode: string;
+  run: string;
+  delivered_fraction: number;
+  latency_last_p99_ms: number;
+  publish_rate: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -91,8 +106,13 @@ async function waitConnected(nodes: Node[], topo: Topology): Promise<void> {
   }
 }
 
-async function measure(nodes: Node[], topo: Topology, mode: 'fixed-rate' | 'max-rate'): Promise<RunResult> {
-  const topic = `bench-${mode}`;
+let runCounter = 0;
+
+/** `rate` msgs/s, or as fast as the publisher can with `rate` undefined. */
+async function measure(nodes: Node[], topo: Topology, rate: number | undefined, messages: number): Promise<RunResult> {
+  const MESSAGES = messages;
+  const mode = rate === undefined ? 'max-rate' : `rate-${rate}`;
+  const topic = `bench-${runCounter++}-${mode}`;
   const receivers = nodes.length - 1;
   const sentAt = new Float64Array(MESSAGES);
   const reached = new Uint16Array(MESSAGES);
@@ -120,6 +140,7 @@ async function measure(nodes: Node[], topo: Topology, mode: 'fixed-rate' | 'max-
   );
 
   const sessionsBefore = sessionCount(nodes);
+  const statsBefore = gossipTotals(nodes);
   const bytesBefore = bytesWritten(nodes);
   const publisher = nodes[topo.publisher]!;
   const payload = (seq: number): Uint8Array => {
@@ -134,8 +155,8 @@ async function measure(nodes: Node[], topo: Topology, mode: 'fixed-rate' | 'max-
 
   const start = nowMs();
   let issueEnd = start;
-  if (mode === 'fixed-rate') {
-    const interval = 1000 / FIXED_RATE;
+  if (rate !== undefined) {
+    const interval = 1000 / rate;
     const pending: Promise<unknown>[] = [];
     for (let seq = 0; seq < MESSAGES; seq++) {
       const due = start + seq * interval;
@@ -164,6 +185,7 @@ async function measure(nodes: Node[], topo: Topology, mode: 'fixed-rate' | 'max-
   for (const off of offs) off();
 
   const bytes = bytesWritten(nodes) - bytesBefore;
+  const statsAfter = gossipTotals(nodes);
   const sessionsAfter = sessionCount(nodes);
   const latencies: number[] = [];
   let end = start;
@@ -174,13 +196,11 @@ async function measure(nodes: Node[], topo: Topology, mode: 'fixed-rate' | 'max-
   }
   latencies.sort((a, b) => a - b);
   const seconds = (end - start) / 1000;
+  const counter = (k: keyof GossipStats): number => statsAfter[k] - statsBefore[k];
   return {
-    mode,
-    nodes: nodes.length,
-    edges: topo.edges.length,
+    run: mode,
     messages: MESSAGES,
-    payload_bytes: PAYLOAD_BYTES,
-    target_rate: mode === 'fixed-rate' ? FIXED_RATE : null,
+    target_rate: rate ?? null,
     // Rate of broadcast() calls (frames leave at once), and of their local logging completing.
     publish_rate: round(MESSAGES / ((issueEnd - start) / 1000), 1),
     publish_logged_rate: round(MESSAGES / ((publishEnd - start) / 1000), 1),
@@ -190,13 +210,35 @@ async function measure(nodes: Node[], topo: Topology, mode: 'fixed-rate' | 'max-
     latency_last_p99_ms: round(percentile(latencies, 99)),
     amplification: round(bytes / (MESSAGES * receivers * PAYLOAD_BYTES), 3),
     bytes_written: bytes,
+    // Per message, over all 31 receivers: 1.0 is one copy per node.
+    copies_per_node: round(counter('payloadsReceived') / (MESSAGES * receivers), 3),
+    duplicates_per_node: round(counter('duplicates') / (MESSAGES * receivers), 3),
+    ihave_ids: counter('ihaveSent'),
+    grafts: counter('graftsSent'),
+    prunes: counter('prunesSent'),
+    recovered: counter('recovered'),
     // A session that dropped mid-run would make the byte count incomplete.
     sessions_stable: sessionsBefore === sessionsAfter,
     peak_rss_mib: round(process.resourceUsage().maxRSS / 1024, 1),
   };
 }
 
-export async function run(): Promise<Record<string, unknown>[]> {
+function gossipTotals(nodes: Node[]): GossipStats {
+  const sum = emptyStats();
+  for (const n of nodes) {
+    const s = n.gossipStats;
+    for (const k of Object.keys(sum) as (keyof GossipStats)[]) sum[k] += s[k];
+  }
+  return sum;
+}
+
+/** The reference criteria for a sustained rate. */
+function sustained(r: RunResult, rate: number): boolean {
+  return r.delivered_fraction >= 0.999 && r.latency_last_p99_ms <= 1000 && r.publish_rate >= 0.95 * rate;
+}
+
+/** One mode's whole measurement, in this process. */
+async function runMode(mode: GossipMode): Promise<Record<string, unknown>[]> {
   const topo = JSON.parse(await readFile(TOPOLOGY, 'utf8')) as Topology;
   const dirs: string[] = [];
   const nodes: Node[] = [];
@@ -216,6 +258,7 @@ export async function run(): Promise<Record<string, unknown>[]> {
           maxOutbound: 8,
           grpcAddress: '127.0.0.1:0',
           logger: logger.child({ node: i }),
+          tuning: { gossipMode: mode },
         }),
       );
     }
@@ -226,13 +269,52 @@ export async function run(): Promise<Record<string, unknown>[]> {
     );
     await waitConnected(nodes, topo);
 
+    const common = { mode, nodes: nodes.length, edges: topo.edges.length, payload_bytes: PAYLOAD_BYTES };
     const results: Record<string, unknown>[] = [];
-    results.push(await measure(nodes, topo, 'fixed-rate'));
-    results.push(await measure(nodes, topo, 'max-rate'));
+    // A few messages first, so the tree has formed before anything is measured.
+    await measure(nodes, topo, 50, 50);
+    results.push({ ...common, ...(await measure(nodes, topo, LATENCY_RATE, LATENCY_MESSAGES)) });
+    let best = 0;
+    for (const rate of RATE_LADDER) {
+      const r = await measure(nodes, topo, rate, MESSAGES);
+      const ok = sustained(r, rate);
+      results.push({ ...common, ...r, sustained: ok });
+      if (!ok) break;
+      best = rate;
+    }
+    results.push({ ...common, ...(await measure(nodes, topo, undefined, MESSAGES)) });
+    results.push({ ...common, run: 'summary', sustained_rate: best, peak_rss_mib: round(process.resourceUsage().maxRSS / 1024, 1) });
     return results;
   } finally {
     // Bounded: a node that cannot stop must not keep the benchmark from reporting.
     await Promise.race([Promise.allSettled(nodes.map((n) => n.stop())), sleep(15_000)]);
     await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
   }
+}
+
+/** Each mode in a child process of its own (its peak RSS is its own). */
+function runChild(mode: GossipMode): Promise<Record<string, unknown>[]> {
+  return new Promise((resolvePromise, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, PHEROMONES_BENCH_MODE: mode } });
+    const results: Record<string, unknown>[] = [];
+    child.on('message', (m) => results.push(m as Record<string, unknown>));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise(results) : reject(new Error(`${mode} benchmark exited with ${code}`))));
+  });
+}
+
+export async function run(): Promise<Record<string, unknown>[]> {
+  const results: Record<string, unknown>[] = [];
+  // PHEROMONES_BENCH_MODES=tree runs one mode only (while tuning).
+  const only = process.env.PHEROMONES_BENCH_MODES?.split(',');
+  for (const mode of MODES) if (only === undefined || only.includes(mode)) results.push(...(await runChild(mode)));
+  return results;
+}
+
+const childMode = process.env.PHEROMONES_BENCH_MODE;
+if (childMode !== undefined && process.send !== undefined && (MODES as readonly string[]).includes(childMode)) {
+  const send = process.send.bind(process);
+  for (const r of await runMode(childMode as GossipMode)) await new Promise((ok) => send(r, undefined, {}, ok));
+  // Lingering sockets or log streams must not keep the child alive.
+  process.exit(0);
 }

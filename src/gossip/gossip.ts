@@ -2,19 +2,49 @@ import { randomBytes } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import { PheromonesError } from '../errors.js';
-import { EnvelopeSchema, GossipMessageSchema, type Envelope, type GossipMessage } from '../gen/pheromones/wire/v1/wire_pb.js';
+import {
+  EnvelopeSchema,
+  GossipGraftSchema,
+  GossipIHaveSchema,
+  GossipMessageSchema,
+  GossipPruneSchema,
+  type Envelope,
+  type GossipMessage,
+} from '../gen/pheromones/wire/v1/wire_pb.js';
 import type { StoredMessage } from '../node/types.js';
 import type { Peer } from '../peer/peer.js';
 import type { Protocol } from '../peer/protocol.js';
 import type { MessageLog } from '../store/message-log.js';
+import { MessageCache } from './message-cache.js';
 import { computeMessageId } from './message-id.js';
+import { MissingTable } from './missing.js';
 import { SeenCache } from './seen-cache.js';
+import {
+  emptyLinkCounters,
+  emptyStats,
+  OTHER_TOPICS,
+  TopicCounters,
+  type GossipStats,
+  type LinkGossipCounters,
+  type PeerGossipCounters,
+  type TopicGossipCounters,
+} from './stats.js';
+
+export type { GossipStats, PeerGossipCounters, TopicGossipCounters } from './stats.js';
 
 /** Longest topic accepted, in UTF-8 bytes. */
 export const MAX_TOPIC_BYTES = 256;
 
 /** No real path is this long; the bound keeps hops + 1 a valid uint32. */
 const MAX_HOPS = 0xffff;
+
+/** Most ids in one announcement or graft frame. */
+export const MAX_IDS_PER_FRAME = 256;
+
+/** Gossip version 2 adds the tree (announce, graft, prune); a version-1 peer is always flooded. */
+const TREE_VERSION = 2;
+
+export type GossipMode = 'flood' | 'tree';
 
 export interface GossipOptions {
   /** Our 32-byte node id, the origin of what we broadcast. */
@@ -26,63 +56,152 @@ export interface GossipOptions {
   seenCacheTtlMs: number;
   log: MessageLog;
   logger: Logger;
+  /** 'tree' (default): push along a spanning tree, announce ids elsewhere. 'flood': push everywhere. */
+  mode?: GossipMode;
+  /** Announcements wait at most this long to be batched. */
+  ihaveFlushMs?: number;
+  /** Wait after an announcement of a missing message before grafting it. */
+  graftTimeoutMs?: number;
+  /** Wait after a graft before asking the next announcer. */
+  graftRetryMs?: number;
+  /** Messages kept to answer grafts: most entries, most bytes. */
+  cacheEntries?: number;
+  cacheBytes?: number;
+  /** Missing ids tracked at once. */
+  missingEntries?: number;
 }
 
-/** What gossip did, for tests and benchmarks. */
-export interface GossipStats {
-  /** Gossip frames handed to peers (broadcasts and relays). */
-  framesSent: number;
-  /** Gossip frames received. */
-  framesReceived: number;
-  /** Received frames for a message already seen. */
-  duplicates: number;
-  /** Received frames dropped for a timestamp outside the seen window. */
-  stale: number;
-  /** Messages delivered (logged) locally, own broadcasts included. */
-  delivered: number;
+export const GOSSIP_DEFAULTS = {
+  mode: 'tree' as GossipMode,
+  ihaveFlushMs: 20,
+  graftTimeoutMs: 250,
+  graftRetryMs: 150,
+  cacheEntries: 1024,
+  cacheBytes: 2 * 1024 * 1024,
+  missingEntries: 4096,
+};
+
+/** Gossip's view of one open session. */
+interface Link {
+  peer: Peer;
+  /** The peer speaks gossip/2: it can be pruned, announced to, grafted. */
+  tree: boolean;
+  /** We push full messages to it (always true for a version-1 peer). */
+  eager: boolean;
+  /** Ids waiting for the next announcement flush. */
+  pending: Uint8Array[];
+  pendingKeys: string[];
+  counters: LinkGossipCounters;
 }
 
 const HEX = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+function encode(kind: Envelope['kind']): Uint8Array {
+  return toBinary(EnvelopeSchema, create(EnvelopeSchema, { kind }));
+}
+
 function encodeGossip(msg: GossipMessage): Uint8Array {
-  return toBinary(EnvelopeSchema, create(EnvelopeSchema, { kind: { case: 'gossip', value: msg } }));
+  return encode({ case: 'gossip', value: msg });
 }
 
 export function topicBytes(topic: string): number {
   return Buffer.byteLength(topic, 'utf8');
 }
 
+function checkIds(ids: Uint8Array[], what: string): void {
+  if (ids.length > MAX_IDS_PER_FRAME) throw new PheromonesError('protocol-violation', `${what} of ${ids.length} ids`);
+  for (const id of ids) if (id.length !== 32) throw new PheromonesError('protocol-violation', `${what} id of ${id.length} bytes`);
+}
+
 /**
- * Flooding broadcast with duplicate suppression: every message is delivered
- * (logged, then handed to subscribers) once per node and forwarded once to
- * every neighbour but the one it came from, so a message crosses each link
- * at most once in each direction, cycles included.
+ * Broadcast with each message delivered (logged, then handed to subscribers)
+ * exactly once per node.
+ *
+ * 'flood' pushes every message to every neighbour but the one it came from.
+ * 'tree' is Plumtree (Leitão, Pereira, Rodrigues, SRDS 2007): full messages
+ * go eagerly along a spanning tree and only their ids, batched, on the other
+ * links. A duplicate prunes its link out of the tree; an announced id whose
+ * message does not follow within graftTimeoutMs is requested with a graft,
+ * which also takes that link back into the tree, so the tree heals when a
+ * node or link goes away. One tree is shared by all origins (docs/protocol.md
+ * says why).
  */
 export class Gossip implements Protocol {
   readonly name = 'gossip';
-  readonly versions = [1] as const;
-  readonly envelopes = ['gossip'] as const;
-  readonly stats: GossipStats = { framesSent: 0, framesReceived: 0, duplicates: 0, stale: 0, delivered: 0 };
-  private readonly peers = new Set<Peer>();
+  readonly versions: readonly number[];
+  readonly envelopes = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune'] as const;
+  readonly stats: GossipStats = emptyStats();
+  readonly mode: GossipMode;
+  private readonly links = new Map<string, Link>();
   private readonly seen: SeenCache;
+  private readonly cache: MessageCache;
+  private readonly missing: MissingTable;
+  private readonly topics = new TopicCounters();
   private readonly listeners = new Set<(msg: StoredMessage) => void>();
+  private readonly cfg: typeof GOSSIP_DEFAULTS;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly opts: GossipOptions) {
+    this.cfg = {
+      mode: opts.mode ?? GOSSIP_DEFAULTS.mode,
+      ihaveFlushMs: opts.ihaveFlushMs ?? GOSSIP_DEFAULTS.ihaveFlushMs,
+      graftTimeoutMs: opts.graftTimeoutMs ?? GOSSIP_DEFAULTS.graftTimeoutMs,
+      graftRetryMs: opts.graftRetryMs ?? GOSSIP_DEFAULTS.graftRetryMs,
+      cacheEntries: opts.cacheEntries ?? GOSSIP_DEFAULTS.cacheEntries,
+      cacheBytes: opts.cacheBytes ?? GOSSIP_DEFAULTS.cacheBytes,
+      missingEntries: opts.missingEntries ?? GOSSIP_DEFAULTS.missingEntries,
+    };
+    this.mode = this.cfg.mode;
+    // A flooding node speaks only version 1, so tree peers flood to it too.
+    this.versions = this.mode === 'tree' ? [TREE_VERSION, 1] : [1];
     this.seen = new SeenCache(opts.seenCacheEntries, opts.seenCacheTtlMs);
+    this.cache = new MessageCache(this.cfg.cacheEntries, this.cfg.cacheBytes);
+    this.missing = new MissingTable({
+      maxEntries: this.cfg.missingEntries,
+      maxAnnouncers: 8,
+      timeoutMs: this.cfg.graftTimeoutMs,
+      retryMs: this.cfg.graftRetryMs,
+      graft: (peerId, ids) => this.sendGraft(peerId, ids),
+      isConnected: (peerId) => this.links.has(peerId),
+      onDropped: () => this.stats.missingDropped++,
+    });
   }
 
   onOpen(peer: Peer): void {
-    this.peers.add(peer);
+    const tree = this.mode === 'tree' && (peer.remoteProtocols.get(this.name)?.includes(TREE_VERSION) ?? false);
+    // Every new link starts in the tree; the first duplicate it carries prunes it.
+    this.links.set(peer.id, { peer, tree, eager: true, pending: [], pendingKeys: [], counters: emptyLinkCounters() });
   }
 
   onClose(peer: Peer): void {
-    this.peers.delete(peer);
+    const link = this.links.get(peer.id);
+    if (link?.peer !== peer) return;
+    this.links.delete(peer.id);
+    this.cache.forget(peer.id);
+  }
+
+  /** Stop the timers (the node is stopping). */
+  close(): void {
+    this.closed = true;
+    this.missing.stop();
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
   }
 
   /** Every delivered message, in seq order. */
   onDeliver(listener: (msg: StoredMessage) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  peerCounters(peerId: string): PeerGossipCounters | undefined {
+    const link = this.links.get(peerId);
+    return link === undefined ? undefined : { ...link.counters, eager: link.eager };
+  }
+
+  topicCounters(): TopicGossipCounters[] {
+    return this.topics.list();
   }
 
   async broadcast(topic: string, payload: Uint8Array): Promise<StoredMessage> {
@@ -98,29 +217,78 @@ export class Gossip implements Protocol {
     if (body.length > this.opts.maxFrameBytes) {
       throw new PheromonesError('invalid-argument', `message of ${body.length} bytes exceeds the frame limit of ${this.opts.maxFrameBytes}`);
     }
-    this.seen.add(HEX(id));
+    const key = HEX(id);
+    this.seen.add(key);
     const delivered = this.deliver(msg, 0);
-    this.sendToAll(body, undefined);
+    this.relay(key, id, topic, body, undefined);
     const stored = await delivered;
     if (stored === undefined) throw new PheromonesError('internal', 'a fresh broadcast id is already in the message log');
     return stored;
   }
 
   onMessage(peer: Peer, env: Envelope): Promise<void> | undefined {
-    if (env.kind.case !== 'gossip') return undefined;
-    const msg = env.kind.value;
+    const link = this.links.get(peer.id);
+    if (link === undefined || link.peer !== peer) return undefined;
     this.stats.framesReceived++;
+    const kind = env.kind;
+    switch (kind.case) {
+      case 'gossip':
+        return this.onGossip(link, kind.value);
+      case 'gossipIhave':
+        this.requireTree(link, 'announcement');
+        checkIds(kind.value.ids, 'announcement');
+        this.onIHave(link, kind.value.ids);
+        return undefined;
+      case 'gossipGraft':
+        this.requireTree(link, 'graft');
+        checkIds(kind.value.ids, 'graft');
+        this.onGraft(link, kind.value.ids);
+        return undefined;
+      case 'gossipPrune':
+        this.requireTree(link, 'prune');
+        link.counters.prunesReceived++;
+        this.stats.prunesReceived++;
+        link.eager = false;
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  /** Tree control messages from a peer that did not agree to gossip/2 (or to a flooding node) break the protocol. */
+  private requireTree(link: Link, what: string): void {
+    if (!link.tree) throw new PheromonesError('protocol-violation', `gossip ${what} on a gossip/1 session`);
+  }
+
+  private onGossip(link: Link, msg: GossipMessage): Promise<void> | undefined {
+    link.counters.payloadsReceived++;
+    this.stats.payloadsReceived++;
     if (msg.id.length !== 32) throw new PheromonesError('protocol-violation', `gossip id of ${msg.id.length} bytes`);
     const key = HEX(msg.id);
     // Most frames are copies of a message already handled: the cheap check
     // comes first. Only a validated message enters the cache, so a forgery
     // carrying a real id cannot shadow the genuine message.
     if (this.seen.has(key)) {
+      link.counters.duplicates++;
       this.stats.duplicates++;
+      this.topics.get(this.cache.get(key)?.topic ?? (topicBytes(msg.topic) <= MAX_TOPIC_BYTES ? msg.topic : OTHER_TOPICS)).duplicates++;
+      // A second copy means this link is not needed in the tree.
+      if (link.tree && link.eager) {
+        link.eager = false;
+        link.counters.prunesSent++;
+        this.stats.prunesSent++;
+        this.send(link, encode({ case: 'gossipPrune', value: create(GossipPruneSchema) }));
+      }
       return undefined;
     }
     this.validate(msg);
     this.seen.add(key);
+    const wasMissing = this.missing.resolve(key);
+    if (wasMissing?.grafted === true) this.stats.recovered++;
+    const topic = this.topics.get(msg.topic);
+    topic.payloadsReceived++;
+    // The first copy came this way: this link is our branch of the tree.
+    link.eager = true;
     const ageMs = Date.now() - Number(msg.timestampMs);
     if (Math.abs(ageMs) > this.opts.seenCacheTtlMs) {
       // Outside the window the seen cache covers, so it could come round again.
@@ -130,9 +298,108 @@ export class Gossip implements Protocol {
     const hops = msg.hops + 1;
     if (msg.ttl > 0) {
       const ttl = Math.min(msg.ttl, this.opts.ttl) - 1;
-      this.sendToAll(encodeGossip(create(GossipMessageSchema, { ...msg, ttl, hops })), peer);
+      const body = encodeGossip(create(GossipMessageSchema, { ...msg, ttl, hops }));
+      this.relay(key, msg.id, msg.topic, body, link, wasMissing?.announcers);
     }
     return this.deliver(msg, hops).then(() => undefined);
+  }
+
+  /** Push `body` to the tree (to everyone when flooding), announce it on the other links. */
+  private relay(key: string, id: Uint8Array, topic: string, body: Uint8Array, from: Link | undefined, announcers: string[] = []): void {
+    const counters = this.topics.get(topic);
+    if (this.mode === 'tree') {
+      const knownBy = new Set<string>(announcers);
+      if (from !== undefined) knownBy.add(from.peer.id);
+      this.cache.add(key, { body, topic, knownBy });
+    }
+    let announced = false;
+    for (const link of this.links.values()) {
+      if (link === from) continue;
+      if (link.eager || !link.tree) {
+        if (this.send(link, body)) {
+          link.counters.payloadsSent++;
+          this.stats.payloadsSent++;
+          counters.payloadsSent++;
+        }
+      } else {
+        if (link.pending.length === 0) link.pendingKeys.length = 0;
+        link.pending.push(id);
+        link.pendingKeys.push(key);
+        announced = true;
+        if (link.pending.length >= MAX_IDS_PER_FRAME) this.flushLink(link);
+      }
+    }
+    if (announced) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      for (const link of this.links.values()) this.flushLink(link);
+    }, this.cfg.ihaveFlushMs);
+    this.flushTimer.unref?.();
+  }
+
+  /** Send the pending announcements of one link, leaving out ids the peer is known to hold. */
+  private flushLink(link: Link): void {
+    if (link.pending.length === 0) return;
+    const ids: Uint8Array[] = [];
+    for (let i = 0; i < link.pending.length; i++) {
+      const entry = this.cache.get(link.pendingKeys[i]!);
+      if (entry?.knownBy.has(link.peer.id)) continue;
+      ids.push(link.pending[i]!);
+      if (entry !== undefined) this.topics.get(entry.topic).ihaveSent++;
+    }
+    link.pending = [];
+    link.pendingKeys = [];
+    if (ids.length === 0) return;
+    if (this.send(link, encode({ case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) }))) {
+      link.counters.ihaveSent += ids.length;
+      this.stats.ihaveSent += ids.length;
+    }
+  }
+
+  private onIHave(link: Link, ids: Uint8Array[]): void {
+    link.counters.ihaveReceived += ids.length;
+    this.stats.ihaveReceived += ids.length;
+    for (const id of ids) {
+      const key = HEX(id);
+      if (this.seen.has(key)) {
+        this.cache.get(key)?.knownBy.add(link.peer.id);
+        continue;
+      }
+      this.missing.announce(key, id, link.peer.id);
+    }
+  }
+
+  private sendGraft(peerId: string, ids: Uint8Array[]): void {
+    const link = this.links.get(peerId);
+    if (link === undefined) return;
+    // The link we ask the message from becomes our branch of the tree.
+    link.eager = true;
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
+      const chunk = ids.slice(i, i + MAX_IDS_PER_FRAME);
+      if (this.send(link, encode({ case: 'gossipGraft', value: create(GossipGraftSchema, { ids: chunk }) }))) {
+        link.counters.graftsSent++;
+        this.stats.graftsSent++;
+      }
+    }
+  }
+
+  private onGraft(link: Link, ids: Uint8Array[]): void {
+    link.counters.graftsReceived++;
+    this.stats.graftsReceived++;
+    link.eager = true;
+    for (const id of ids) {
+      const entry = this.cache.get(HEX(id));
+      if (entry === undefined) continue;
+      if (this.send(link, entry.body)) {
+        link.counters.payloadsSent++;
+        this.stats.payloadsSent++;
+        this.topics.get(entry.topic).payloadsSent++;
+      }
+    }
   }
 
   /** Hostile input: a bad id means the frame was forged or corrupted. */
@@ -147,16 +414,16 @@ export class Gossip implements Protocol {
     if (Buffer.compare(id, msg.id) !== 0) throw new PheromonesError('protocol-violation', 'gossip id does not match its content');
   }
 
-  /** One encoding, sent to every gossip peer except `from`. */
-  private sendToAll(body: Uint8Array, from: Peer | undefined): void {
-    for (const peer of this.peers) {
-      if (peer === from || peer.id === from?.id) continue;
-      try {
-        if (peer.sendEncoded(body)) this.stats.framesSent++;
-      } catch (err) {
-        this.opts.logger.warn({ peer: peer.id, err: (err as Error).message }, 'gossip frame not sent');
+  private send(link: Link, body: Uint8Array): boolean {
+    try {
+      if (link.peer.sendEncoded(body)) {
+        this.stats.framesSent++;
+        return true;
       }
+    } catch (err) {
+      this.opts.logger.warn({ peer: link.peer.id, err: (err as Error).message }, 'gossip frame not sent');
     }
+    return false;
   }
 
   private async deliver(msg: GossipMessage, hops: number): Promise<StoredMessage | undefined> {
@@ -178,6 +445,7 @@ export class Gossip implements Protocol {
     }
     if (stored === undefined) return undefined;
     this.stats.delivered++;
+    this.topics.get(stored.topic).delivered++;
     for (const l of this.listeners) {
       try {
         l(stored);

@@ -69,9 +69,9 @@ describe('Node gossip', () => {
     assert.deepEqual(gotD.map((m) => text(m.payload)), ['marker']);
   });
 
-  it('on a 6-node ring with chords every node delivers each message once, frames bounded by 2 x edges', async () => {
+  it('flooding on a 6-node ring with chords: every node delivers each message once, frames bounded by 2 x edges', async () => {
     const nodes: Node[] = [];
-    for (let i = 0; i < 6; i++) nodes.push(await set.start());
+    for (let i = 0; i < 6; i++) nodes.push(await set.start({ tuning: { gossipMode: 'flood' } }));
     const edges: [number, number][] = [];
     for (let i = 0; i < 6; i++) edges.push([i, (i + 1) % 6]);
     edges.push([0, 3], [1, 4], [2, 5]);

@@ -19,6 +19,7 @@ function fakePeer(id: string): Peer & { frames: GossipMessage[] } {
   const peer = {
     id,
     frames,
+    remoteProtocols: new Map([['gossip', [1]]]),
     sendEncoded(body: Uint8Array): boolean {
       const env = fromBinary(EnvelopeSchema, body);
       if (env.kind.case === 'gossip') frames.push(env.kind.value);
@@ -44,7 +45,7 @@ function env(msg: GossipMessage): Envelope {
   return create(EnvelopeSchema, { kind: { case: 'gossip', value: msg } });
 }
 
-describe('Gossip protocol', () => {
+describe('Gossip protocol (flood mode)', () => {
   let dir = '';
   let db: Database;
   let counter = 0;
@@ -61,6 +62,7 @@ describe('Gossip protocol', () => {
     db = await openDatabase(join(dir, `db${counter++}`), dir);
     const log = await MessageLog.open(db);
     const gossip = new Gossip({
+      mode: 'flood',
       localId: new Uint8Array(32).fill(1),
       ttl,
       maxFrameBytes: 1024 * 1024,
@@ -122,6 +124,7 @@ describe('Gossip protocol', () => {
   it('rejects forged or malformed messages as protocol violations', async () => {
     const { gossip, delivered } = await setup();
     const p = fakePeer('dd'.repeat(32));
+    gossip.onOpen(p);
     const bad: Partial<GossipMessage>[] = [
       { id: new Uint8Array(32) },
       { id: new Uint8Array(31) },

@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { pino } from 'pino';
+import {
+  EnvelopeSchema,
+  GossipGraftSchema,
+  GossipIHaveSchema,
+  GossipMessageSchema,
+  GossipPruneSchema,
+  type Envelope,
+  type GossipMessage,
+} from '../../src/gen/pheromones/wire/v1/wire_pb.js';
+import { Gossip } from '../../src/gossip/gossip.js';
+import { computeMessageId } from '../../src/gossip/message-id.js';
+import type { StoredMessage } from '../../src/node/types.js';
+import type { Peer } from '../../src/peer/peer.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { MessageLog } from '../../src/store/message-log.js';
+
+type Sent = Envelope['kind'];
+
+interface FakePeer extends Peer {
+  sent: Sent[];
+  /** Resolves with the first frame (already sent or to come) matching `match`. */
+  next(match: (k: Sent) => boolean, ms?: number): Promise<Sent>;
+}
+
+/** Just what Gossip uses of a Peer: an id, the advertised versions and a send that records frames. */
+function fakePeer(id: string, gossipVersions: number[] = [2, 1]): FakePeer {
+  const sent: Sent[] = [];
+  const waiters: { match: (k: Sent) => boolean; resolve: (k: Sent) => void }[] = [];
+  const peer = {
+    id,
+    sent,
+    remoteProtocols: new Map([['gossip', gossipVersions]]),
+    sendEncoded(body: Uint8Array): boolean {
+      const kind = fromBinary(EnvelopeSchema, body).kind;
+      sent.push(kind);
+      for (const w of [...waiters]) {
+        if (w.match(kind)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(kind);
+        }
+      }
+      return true;
+    },
+    next(match: (k: Sent) => boolean, ms = 5_000): Promise<Sent> {
+      const found = sent.find(match);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching frame to ${id.slice(0, 4)} within ${ms} ms`)), ms);
+        waiters.push({ match, resolve: (k) => (clearTimeout(timer), resolve(k)) });
+      });
+    },
+  };
+  return peer as unknown as FakePeer;
+}
+
+const payloads = (p: FakePeer): GossipMessage[] => p.sent.flatMap((k) => (k.case === 'gossip' ? [k.value] : []));
+const announced = (p: FakePeer): string[] =>
+  p.sent.flatMap((k) => (k.case === 'gossipIhave' ? k.value.ids.map((id) => Buffer.from(id).toString('hex')) : []));
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+let nonce = 0n;
+function message(payload = 'hi', over: Partial<GossipMessage> = {}): GossipMessage {
+  const fields = { origin: new Uint8Array(32).fill(7), timestampMs: BigInt(Date.now()), nonce: nonce++, topic: 'chat', payload: new TextEncoder().encode(payload) };
+  return create(GossipMessageSchema, { ...fields, id: computeMessageId(fields), ttl: 16, hops: 0, ...over });
+}
+
+const gossipEnv = (msg: GossipMessage): Envelope => create(EnvelopeSchema, { kind: { case: 'gossip', value: msg } });
+const ihave = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) } });
+const graft = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { ids }) } });
+const prune = (): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipPrune', value: create(GossipPruneSchema) } });
+
+describe('Gossip tree mode (Plumtree)', () => {
+  let dir = '';
+  const dbs: Database[] = [];
+  const all: Gossip[] = [];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pheromones-gossip-tree-'));
+  });
+  after(async () => {
+    for (const g of all) g.close();
+    for (const db of dbs) await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function setup(names = ['aa', 'bb', 'cc']) {
+    const db = await openDatabase(join(dir, `db${dbs.length}`), dir);
+    dbs.push(db);
+    const gossip = new Gossip({
+      localId: new Uint8Array(32).fill(1),
+      ttl: 16,
+      maxFrameBytes: 1024 * 1024,
+      seenCacheEntries: 1000,
+      seenCacheTtlMs: 60_000,
+      log: await MessageLog.open(db),
+      logger: pino({ level: 'silent' }),
+      ihaveFlushMs: 2,
+      graftTimeoutMs: 20,
+      graftRetryMs: 10,
+    });
+    all.push(gossip);
+    const delivered: StoredMessage[] = [];
+    gossip.onDeliver((m) => delivered.push(m));
+    const peers = names.map((p) => fakePeer(p.repeat(32)));
+    for (const p of peers) gossip.onOpen(p);
+    return { gossip, delivered, peers: peers as [FakePeer, FakePeer, FakePeer] };
+  }
+
+  it('advertises gossip/2 and gossip/1 in tree mode, only gossip/1 when flooding', async () => {
+    const { gossip } = await setup();
+    assert.deepEqual(gossip.versions, [2, 1]);
+    assert.equal(gossip.mode, 'tree');
+  });
+
+  it('a duplicate prunes its link: the peer is told, and later messages are only announced to it, batched', async () => {
+    const { gossip, delivered, peers } = await setup();
+    const [a, b, c] = peers;
+    const m1 = message('one');
+    await gossip.onMessage(a, gossipEnv(m1));
+    // Every link starts in the tree.
+    assert.equal(payloads(b).length, 1);
+    assert.equal(payloads(c).length, 1);
+    await gossip.onMessage(b, gossipEnv(m1));
+    assert.equal(delivered.length, 1);
+    assert.ok(b.sent.some((k) => k.case === 'gossipPrune'), 'the duplicate link is pruned');
+    assert.equal(gossip.peerCounters(b.id)?.eager, false);
+    assert.equal(gossip.peerCounters(b.id)?.duplicates, 1);
+    assert.equal(gossip.peerCounters(a.id)?.eager, true);
+
+    const m2 = message('two');
+    const m3 = message('three');
+    await gossip.onMessage(a, gossipEnv(m2));
+    await gossip.onMessage(a, gossipEnv(m3));
+    assert.equal(payloads(b).length, 1, 'no more full copies to the pruned link');
+    assert.equal(payloads(c).length, 3);
+    await b.next((k) => k.case === 'gossipIhave');
+    const frames = b.sent.filter((k) => k.case === 'gossipIhave');
+    assert.equal(frames.length, 1, 'both ids in one announcement');
+    assert.deepEqual(announced(b), [hex(m2.id), hex(m3.id)]);
+    assert.equal(gossip.stats.ihaveSent, 2);
+    assert.deepEqual(
+      gossip.topicCounters().find((t) => t.topic === 'chat'),
+      { topic: 'chat', payloadsReceived: 3, duplicates: 1, payloadsSent: 4, ihaveSent: 2, delivered: 3 },
+    );
+  });
+
+  it('a prune from a peer stops full copies to it; a graft takes it back', async () => {
+    const { gossip, peers } = await setup();
+    const [a, b] = peers;
+    await gossip.onMessage(b, prune());
+    const m1 = message('p1');
+    await gossip.onMessage(a, gossipEnv(m1));
+    assert.equal(payloads(b).length, 0);
+    await b.next((k) => k.case === 'gossipIhave');
+    // b heard the id but not the message: it grafts, and gets the relayed copy.
+    await gossip.onMessage(b, graft(m1.id));
+    assert.equal(payloads(b).length, 1);
+    assert.deepEqual(payloads(b)[0]!.id, m1.id);
+    assert.equal(payloads(b)[0]!.hops, 1);
+    const m2 = message('p2');
+    await gossip.onMessage(a, gossipEnv(m2));
+    assert.equal(payloads(b).length, 2, 'the grafted link is in the tree again');
+    assert.equal(gossip.stats.graftsReceived, 1);
+  });
+
+  it('an announced message that does not arrive is grafted from the announcer, then delivered once', async () => {
+    const { gossip, delivered, peers } = await setup();
+    const [a, b] = peers;
+    const m = message('lost');
+    await gossip.onMessage(b, prune());
+    await gossip.onMessage(b, ihave(m.id));
+    const g = await b.next((k) => k.case === 'gossipGraft');
+    assert.equal(g.case, 'gossipGraft');
+    assert.deepEqual(g.value.ids.map(hex), [hex(m.id)]);
+    assert.equal(gossip.peerCounters(b.id)?.eager, true, 'the link we graft from joins the tree');
+    await gossip.onMessage(b, gossipEnv(m));
+    // The eager copy arriving late is a duplicate.
+    await gossip.onMessage(a, gossipEnv(m));
+    assert.equal(delivered.length, 1);
+    assert.equal(gossip.stats.recovered, 1);
+    assert.equal(gossip.stats.duplicates, 1);
+  });
+
+  it('a message that arrives before the graft timeout is not grafted', async () => {
+    const { gossip, peers } = await setup();
+    const [a, b, c] = peers;
+    const m = message('in time');
+    await gossip.onMessage(c, prune());
+    await gossip.onMessage(b, ihave(m.id));
+    await gossip.onMessage(c, ihave(m.id));
+    await gossip.onMessage(a, gossipEnv(m));
+    // A later graft-worthy id proves the timer ran: only that one is grafted.
+    const other = message('other');
+    await gossip.onMessage(b, ihave(other.id));
+    const g = await b.next((k) => k.case === 'gossipGraft');
+    assert.equal(g.case, 'gossipGraft');
+    assert.deepEqual(g.value.ids.map(hex), [hex(other.id)]);
+    assert.equal(b.sent.filter((k) => k.case === 'gossipGraft').length, 1);
+    assert.ok(!announced(c).includes(hex(m.id)), 'no announcement to a peer that announced the id');
+    assert.equal(payloads(c).length, 0);
+  });
+
+  it('asks the next announcer when the first one left', async () => {
+    const { gossip, delivered, peers } = await setup();
+    const [, b, c] = peers;
+    const m = message('second source');
+    await gossip.onMessage(b, ihave(m.id));
+    await gossip.onMessage(c, ihave(m.id));
+    gossip.onClose(b);
+    await c.next((k) => k.case === 'gossipGraft');
+    assert.equal(b.sent.filter((k) => k.case === 'gossipGraft').length, 0);
+    await gossip.onMessage(c, gossipEnv(m));
+    assert.equal(delivered.length, 1);
+  });
+
+  it('retries with the next announcer when a graft brings nothing', async () => {
+    const { gossip, peers } = await setup();
+    const [, b, c] = peers;
+    const m = message('retry');
+    await gossip.onMessage(b, ihave(m.id));
+    await gossip.onMessage(c, ihave(m.id));
+    await b.next((k) => k.case === 'gossipGraft');
+    await c.next((k) => k.case === 'gossipGraft');
+    assert.equal(gossip.stats.graftsSent, 2);
+  });
+
+  it('floods to a gossip/1 peer and never prunes or announces to it', async () => {
+    const { gossip, peers } = await setup(['aa', 'bb']);
+    const [a] = peers;
+    const old = fakePeer('ee'.repeat(32), [1]);
+    gossip.onOpen(old);
+    const m1 = message('v1');
+    await gossip.onMessage(a, gossipEnv(m1));
+    await gossip.onMessage(old, gossipEnv(m1));
+    assert.ok(!old.sent.some((k) => k.case === 'gossipPrune'));
+    const m2 = message('v1 again');
+    await gossip.onMessage(a, gossipEnv(m2));
+    assert.equal(payloads(old).length, 2);
+    assert.throws(() => gossip.onMessage(old, ihave(m2.id)), { kind: 'protocol-violation' });
+  });
+
+  it('rejects oversized or malformed announcements and grafts', async () => {
+    const { gossip, peers } = await setup();
+    const ids = Array.from({ length: 257 }, () => new Uint8Array(32));
+    assert.throws(() => gossip.onMessage(peers[0], ihave(...ids)), { kind: 'protocol-violation' });
+    assert.throws(() => gossip.onMessage(peers[0], ihave(new Uint8Array(31))), { kind: 'protocol-violation' });
+    assert.throws(() => gossip.onMessage(peers[0], graft(...ids)), { kind: 'protocol-violation' });
+    assert.throws(() => gossip.onMessage(peers[0], graft(new Uint8Array(33))), { kind: 'protocol-violation' });
+  });
+
+  it('a flooding node speaks only gossip/1 and treats tree control messages as violations', async () => {
+    const db = await openDatabase(join(dir, `db${dbs.length}`), dir);
+    dbs.push(db);
+    const gossip = new Gossip({
+      mode: 'flood',
+      localId: new Uint8Array(32).fill(1),
+      ttl: 16,
+      maxFrameBytes: 1024 * 1024,
+      seenCacheEntries: 1000,
+      seenCacheTtlMs: 60_000,
+      log: await MessageLog.open(db),
+      logger: pino({ level: 'silent' }),
+    });
+    all.push(gossip);
+    assert.deepEqual(gossip.versions, [1]);
+    const p = fakePeer('aa'.repeat(32));
+    gossip.onOpen(p);
+    assert.throws(() => gossip.onMessage(p, prune()), { kind: 'protocol-violation' });
+  });
+});
