@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DiscoveryTuning } from '../discovery/discovery.js';
 
 /** Everything a Node needs; the daemon fills it from flags and environment. */
 export interface NodeConfig {
@@ -19,6 +20,10 @@ export interface NodeConfig {
   logger: Logger;
   /** Tunables; tests shorten them. Defaults in DEFAULT_TUNING. */
   tuning?: Partial<NodeTuning>;
+  /** Seed addresses (host:port, names resolved) for bootstrapping discovery. */
+  seeds?: string[];
+  /** Discovery tunables (ban length, engine period...); defaults in DEFAULT_DISCOVERY_TUNING. */
+  discovery?: Partial<DiscoveryTuning>;
 }
 
 export interface NodeTuning {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PheromonesError } from '../errors.js';
 import { loadOrCreateIdentity, type NodeIdentity } from '../crypto/identity.js';
 import { networkIdFor } from '../crypto/network.js';
+import { Discovery } from '../discovery/discovery.js';
 import { Gossip, type GossipStats } from '../gossip/gossip.js';
 import { formatAddress, parseAddress } from '../peer/address.js';
 import { PeerManager } from '../peer/peer-manager.js';
@@ -14,7 +15,7 @@ import { dialSecure, listenSecure, PROTOCOL_VERSION, type SecureListener } from 
 import type { LocalHello, SecureTransportOptions } from '../transport/types.js';
 import { DEFAULT_TUNING, type NodeConfig, type NodeTuning } from './config.js';
 import { DirectProtocol } from './direct.js';
-import type { DirectMessage, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
+import type { DirectMessage, DiscoveryApi, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
 
 /** Everything that exists only while the node runs. */
 interface Running {
@@ -57,6 +58,7 @@ export class Node implements NodeApi {
   private readonly directListeners = new Set<(msg: DirectMessage) => void>();
   private readonly peerListeners = new Set<(ev: PeerEvent) => void>();
   private readonly extraProtocols: Protocol[] = [];
+  private disc: Discovery | undefined;
 
   constructor(readonly config: NodeConfig) {
     this.tuning = { ...DEFAULT_TUNING, ...config.tuning };
@@ -127,6 +129,17 @@ export class Node implements NodeApi {
         dial: (host, port, timeoutMs) => dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
       });
       const manager = peers;
+      const discovery = await Discovery.open(db, {
+        localId: identity.nodeIdHex,
+        peers: manager,
+        dial: (host, port, timeoutMs) => dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
+        seeds: c.seeds ?? [],
+        tuning: c.discovery,
+        logger,
+      });
+      manager.registerProtocol(discovery);
+      manager.setPolicy(discovery.policy());
+      this.disc = discovery;
       const gossip = new Gossip({
         localId: identity.nodeId,
         ttl: t.gossipTtl,
@@ -163,6 +176,7 @@ export class Node implements NodeApi {
       const listenAddress = formatAddress(c.listenHost, listenPort);
       manager.setListenAddress(c.listenHost, listenPort);
       manager.start();
+      discovery.start();
       this.run = { db, log, identity, peers: manager, gossip, direct, listener, listenAddress, listenPort, networkId, version, startedAtMs: Date.now() };
       logger.info({ nodeId: identity.nodeIdHex, network: c.network, address: listenAddress }, `listening on ${listenAddress}`);
       for (const address of c.peers) manager.addPersistent(address);
@@ -189,6 +203,7 @@ export class Node implements NodeApi {
     // The server's close completes only once its accepted sockets are gone,
     // so stop accepting first and wait for it after the peers are closed.
     const listenerClosed = r.listener.close().catch((err: unknown) => this.config.logger.warn({ err }, 'closing the listener failed'));
+    await this.disc?.stop().catch((err: unknown) => this.config.logger.warn({ err }, 'stopping discovery failed'));
     await r.peers.stop();
     // A socket closed before the transport resumed reading never sees the
     // remote's FIN and lingers until the transport's 2 s destroy timer; do not
@@ -215,13 +230,26 @@ export class Node implements NodeApi {
       network: this.config.network,
       networkId: r.networkId,
       listenAddress: r.listenAddress,
-      observedAddresses: [],
+      observedAddresses: this.disc?.observedAddresses() ?? [],
       grpcAddress: this.config.grpcAddress,
       startedAtMs: r.startedAtMs,
       uptimeMs: now - r.startedAtMs,
       peersInbound: r.peers.count('inbound'),
       peersOutbound: r.peers.count('outbound'),
       messageLogSize: r.log.size,
+    };
+  }
+
+  /** Bans, DHT lookups and the peer store; undefined before start. */
+  get discovery(): DiscoveryApi | undefined {
+    const d = this.disc;
+    if (d === undefined) return undefined;
+    return {
+      ban: async (target, durationMs, reason) => d.ban(target, durationMs, reason),
+      unban: async (target) => d.unban(target),
+      bans: () => d.bans(),
+      findNode: (nodeId, timeoutMs) => d.findNode(nodeId, timeoutMs),
+      knownPeers: () => d.knownPeers(),
     };
   }
 

@@ -1,4 +1,9 @@
+import type { FindNodeResult } from '../discovery/discovery.js';
+import type { Ban } from '../store/ban-list.js';
+import type { KnownPeer } from '../store/peer-store.js';
 import type { Direction } from '../transport/types.js';
+
+export type { Ban, FindNodeResult, KnownPeer };
 
 /**
  * The public face of a running node: what the daemon's stdin mode, the gRPC
@@ -78,7 +83,20 @@ export type DisconnectCause =
 
 export type PeerEvent =
   | { type: 'connected'; peer: PeerInfo }
-  | { type: 'disconnected'; peer: PeerInfo; reason: DisconnectCause; detail: string };
+  | { type: 'disconnected'; peer: PeerInfo; reason: DisconnectCause; detail: string }
+  | { type: 'banned'; ban: Ban };
+
+/** Discovery: bans, DHT lookups and the peer store (src/discovery). */
+export interface DiscoveryApi {
+  /** Ban a node id, host:port or host for durationMs (0: the default) and drop matching peers. */
+  ban(target: string, durationMs: number, reason: string): Promise<Ban>;
+  /** Rejects 'not-found' when there is no such ban. */
+  unban(target: string): Promise<Ban>;
+  bans(): Ban[];
+  /** Resolve a node id to its address through the DHT; rejects 'not-found' when nobody answers for it in time. */
+  findNode(nodeId: string, timeoutMs: number): Promise<FindNodeResult>;
+  knownPeers(): KnownPeer[];
+}
 
 /** A message sent straight to this node by one peer (SendToPeer), not relayed and not logged. */
 export interface DirectMessage {
@@ -114,4 +132,6 @@ export interface NodeApi {
   onPeerEvent(listener: (ev: PeerEvent) => void): () => void;
   /** True once the data is loaded and the node is serving. */
   readonly ready: boolean;
+  /** Present on nodes that run discovery. */
+  readonly discovery?: DiscoveryApi;
 }

@@ -24,7 +24,36 @@ export interface PeerManagerOptions {
   maxOutbound: number;
   logger: Logger;
   dial: Dialer;
+  /** Flood limit: frames a peer may send per second on average (default 5000) ... */
+  frameRate?: number;
+  /** ... and in one burst (default 20000). */
+  frameBurst?: number;
+  /** Misbehaviour points at which a peer is banned (default 100). */
+  banThreshold?: number;
 }
+
+/**
+ * What the layers above decide about peers: discovery supplies it (ban list,
+ * bans on misbehaviour) once it exists.
+ */
+export interface PeerPolicy {
+  /** Why an authenticated connection must be refused as banned, or undefined to admit it. */
+  refuse?(conn: SecureConnection): string | undefined;
+  /** The peer crossed the ban threshold; `reason` is the last offence. */
+  onBan?(peer: Peer, reason: string): void;
+}
+
+/** Misbehaviour points, by offence (docs/protocol.md, "Misbehaviour and bans"). */
+export const MISBEHAVIOUR = {
+  /** Bad frames, undecodable or oversized messages, messages for protocols not negotiated. */
+  violation: 100,
+  /** A protocol handler rejected a message as a violation. */
+  protocolError: 50,
+  /** A malformed, oversized or unsolicited discovery answer. */
+  badDiscoveryAnswer: 25,
+  /** One frame past the flood limit. */
+  flood: 1,
+} as const;
 
 /** A peer to keep connected: dialled at start, redialled with backoff whenever the link drops. */
 interface PersistentEntry {
@@ -56,9 +85,66 @@ export class PeerManager {
   private listenPort = 0;
   private selfHosts = new Set<string>();
   private stopped = false;
+  private policy: PeerPolicy = {};
+  private readonly frameRate: number;
+  private readonly frameBurst: number;
+  private readonly banThreshold: number;
 
   constructor(private readonly opts: PeerManagerOptions) {
     this.log = opts.logger;
+    this.frameRate = opts.frameRate ?? 5_000;
+    this.frameBurst = opts.frameBurst ?? 20_000;
+    this.banThreshold = opts.banThreshold ?? 100;
+  }
+
+  setPolicy(policy: PeerPolicy): void {
+    this.policy = policy;
+  }
+
+  get maxOutbound(): number {
+    return this.opts.maxOutbound;
+  }
+
+  get maxInbound(): number {
+    return this.opts.maxInbound;
+  }
+
+  /** Outbound dials in progress (each holds an outbound slot until it ends). */
+  pendingOutbound(): number {
+    return this.pendingDials.size;
+  }
+
+  /** True while a dial to this host:port is under way. */
+  isDialling(address: string): boolean {
+    return this.pendingDials.has(address);
+  }
+
+  /** Tell event listeners (bans made above this layer travel with peer events). */
+  notify(ev: PeerEvent): void {
+    this.emit(ev);
+  }
+
+  /** Close a live peer's session with `reason`; false if not connected. */
+  disconnect(nodeId: string, reason: DisconnectReason, detail: string): boolean {
+    const peer = this.live.get(nodeId);
+    if (peer === undefined) return false;
+    this.closePeer(peer, reason, detail);
+    return true;
+  }
+
+  /**
+   * Add misbehaviour points; at the threshold the peer is banned (through
+   * the policy) and, unless already closing, disconnected with BANNED.
+   */
+  misbehave(peer: Peer, points: number, reason: string): void {
+    if (peer.banned) return;
+    peer.score += points;
+    this.log.debug({ peer: peer.id, points, score: peer.score, reason }, 'peer misbehaved');
+    if (peer.score < this.banThreshold) return;
+    peer.banned = true;
+    this.log.warn({ peer: peer.id, address: peer.address, score: peer.score, reason }, 'peer banned for misbehaviour');
+    this.guard(() => this.policy.onBan?.(peer, reason), 'ban policy');
+    if (!peer.closed) this.closePeer(peer, DisconnectReason.BANNED, `banned: ${reason}`);
   }
 
   get localId(): string {
@@ -246,7 +332,7 @@ export class PeerManager {
     if (existing !== undefined) return Promise.resolve(existing);
     const pending = this.pendingDials.get(key);
     if (pending !== undefined) return pending;
-    if (!persistent && this.count('outbound') >= this.opts.maxOutbound) {
+    if (!persistent && this.count('outbound') + this.pendingDials.size >= this.opts.maxOutbound) {
       return Promise.reject(
         new PheromonesError('resource-exhausted', `all ${this.opts.maxOutbound} outbound slots are in use; add it as persistent or raise --max-outbound`),
       );
@@ -267,6 +353,11 @@ export class PeerManager {
     if (conn.remoteId === this.opts.localId) {
       refuse(conn, DisconnectReason.SELF, 'connected to itself');
       throw new PheromonesError('invalid-argument', 'that address is this node itself');
+    }
+    const banned = this.policy.refuse?.(conn);
+    if (banned !== undefined) {
+      refuse(conn, DisconnectReason.BANNED, banned);
+      throw new PheromonesError('refused', `${conn.remoteId} at ${formatAddress(conn.remoteAddress, conn.remotePort)} is banned: ${banned}`);
     }
     const entry = this.persistentFor(conn);
     const persistent = persistentHint || entry !== undefined;
@@ -300,7 +391,13 @@ export class PeerManager {
       this.retire(existing.conn, existing);
     }
     conn.on('message', (env: Envelope) => this.onEnvelope(peer, env));
-    conn.once('close', (info: CloseInfo) => this.finish(peer, causeOf(info.reason), info.detail || (info.error?.message ?? '')));
+    conn.once('close', (info: CloseInfo) => {
+      const detail = info.detail || (info.error?.message ?? '');
+      // Bad frames and undecodable or oversized messages are caught by the transport, which closes.
+      const violation = !peer.closed && !info.remote && info.reason === DisconnectReason.PROTOCOL_VIOLATION;
+      this.finish(peer, causeOf(info.reason), detail);
+      if (violation) this.misbehave(peer, MISBEHAVIOUR.violation, detail);
+    });
     for (const [name, protocol] of this.protocolsByName) {
       const versions = peer.remoteProtocols.get(name);
       if (versions !== undefined && versions.some((v) => protocol.versions.includes(v))) peer.open.add(name);
@@ -349,6 +446,10 @@ export class PeerManager {
     const now = Date.now();
     peer.messagesIn++;
     peer.lastHeardMs = now;
+    if (!this.takeFrameToken(peer, now)) {
+      this.misbehave(peer, MISBEHAVIOUR.flood, `flood: over ${this.frameRate} frames/s`);
+      return;
+    }
     const kind = env.kind;
     if (kind.case === 'ping') {
       peer.send(envelope({ case: 'pong', value: create(PongSchema, { value: kind.value.value }) }), 'control');
@@ -363,11 +464,11 @@ export class PeerManager {
     }
     const protocol = kind.case === undefined ? undefined : this.protocolsByCase.get(kind.case);
     if (protocol === undefined) {
-      this.closePeer(peer, DisconnectReason.PROTOCOL_VIOLATION, `unexpected ${kind.case ?? 'empty'} message`);
+      this.violation(peer, MISBEHAVIOUR.violation, `unexpected ${kind.case ?? 'empty'} message`);
       return;
     }
     if (!peer.open.has(protocol.name)) {
-      this.closePeer(peer, DisconnectReason.PROTOCOL_VIOLATION, `${kind.case} message without advertising protocol ${protocol.name}`);
+      this.violation(peer, MISBEHAVIOUR.violation, `${kind.case} message without advertising protocol ${protocol.name}`);
       return;
     }
     try {
@@ -380,11 +481,30 @@ export class PeerManager {
 
   private protocolError(peer: Peer, protocol: Protocol, err: unknown): void {
     if (err instanceof PheromonesError && err.kind === 'protocol-violation') {
-      this.closePeer(peer, DisconnectReason.PROTOCOL_VIOLATION, `${protocol.name}: ${err.message}`);
+      this.violation(peer, MISBEHAVIOUR.protocolError, `${protocol.name}: ${err.message}`);
       return;
     }
     if (peer.closed || this.stopped) return;
     this.log.error({ peer: peer.id, protocol: protocol.name, err }, 'protocol handler failed');
+  }
+
+  /** Drop the peer for a protocol violation (the reason it hears), then score it. */
+  private violation(peer: Peer, points: number, detail: string): void {
+    if (!peer.closed) this.closePeer(peer, DisconnectReason.PROTOCOL_VIOLATION, detail);
+    this.misbehave(peer, points, detail);
+  }
+
+  /** Token bucket on frames: refilled at frameRate per second up to frameBurst. */
+  private takeFrameToken(peer: Peer, now: number): boolean {
+    if (peer.frameRefillMs === 0) {
+      peer.frameTokens = this.frameBurst;
+    } else {
+      peer.frameTokens = Math.min(this.frameBurst, peer.frameTokens + ((now - peer.frameRefillMs) * this.frameRate) / 1000);
+    }
+    peer.frameRefillMs = now;
+    if (peer.frameTokens < 1) return false;
+    peer.frameTokens--;
+    return true;
   }
 
   private keepAlive(): void {

@@ -29,6 +29,13 @@ export class Peer {
   readonly open = new Set<string>();
   /** Set once the peer layer has let go of this session. */
   closed = false;
+  /** Misbehaviour points (PeerManager.misbehave); at the ban threshold the peer is banned. */
+  score = 0;
+  /** Set once the peer crossed the ban threshold. */
+  banned = false;
+  /** Frame token bucket (flood limit): tokens left and when last refilled. */
+  frameTokens = Number.POSITIVE_INFINITY;
+  frameRefillMs = 0;
 
   constructor(
     readonly conn: SecureConnection,
