@@ -35,7 +35,7 @@ const PAYLOAD_BYTES = 1_024;
 const LATENCY_RATE = 20;
 const LATENCY_MESSAGES = 300;
 /** Rates tried in order until one fails the sustained criteria. */
-const RATE_LADDER = [100, 200, 300, 500, 750, 1000, 1500, 2000];
+const RATE_LADDER = process.env.PHEROMONES_BENCH_LADDER?.split(',').map(Number) ?? [100, 200, 300, 500, 750, 1000, 1500, 2000];
 const MODES = ['flood', 'tree'] as const;
 type GossipMode = (typeof MODES)[number];
 /** Broadcasts in flight in the as-fast-as-possible run. */
