@@ -182,6 +182,10 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
       }
     }
     sock.end();
+    // A connection closed before its first turn has not resumed the socket yet: read on
+    // (data is dropped, the connection being closed) so the peer's FIN closes the socket
+    // now, instead of it lingering paused until the unref'd timer below.
+    sock.resume();
     setTimeout(() => sock.destroy(), CLOSE_GRACE_MS).unref();
     this.emitClose(info);
   }

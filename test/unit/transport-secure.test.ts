@@ -6,7 +6,8 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { DisconnectReason, EnvelopeSchema, type Envelope } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import { generateIdentity, type NodeIdentity } from '../../src/crypto/identity.js';
 import { networkIdFor } from '../../src/crypto/network.js';
-import { dialSecure, listenSecure, type CloseInfo, type SecureConnection, type SecureTransportOptions } from '../../src/transport/index.js';
+import { acceptSecure, dialSecure, listenSecure, type CloseInfo, type SecureConnection, type SecureTransportOptions } from '../../src/transport/index.js';
+import { runHandshake } from '../../src/transport/handshake-io.js';
 
 function options(identity: NodeIdentity, network = 'test'): SecureTransportOptions {
   return {
@@ -150,4 +151,57 @@ test("'drain' fires once a send queue held up by a stalled reader has gone out",
     relay.close();
     await listener.close();
   }
+});
+
+// Both tests close each connection in the same turn its handshake completes, before the
+// connection's first setImmediate has resumed the socket. Nothing else keeps the event loop
+// alive, so a socket left paused (cut off only by the unref'd 2 s destroy timer) would leave
+// the awaited promises pending and node:test would fail the test.
+test('a connection closed right after its handshake ends promptly on both sides', async () => {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const clientSock = connect((server.address() as { port: number }).port, '127.0.0.1');
+  await once(clientSock, 'connect');
+  const [serverSock] = await accepted;
+  server.close();
+  const bothClosed = Promise.all([once(clientSock, 'close'), once(serverSock, 'close')]);
+  const infos: CloseInfo[] = [];
+  const closeAtOnce = (c: SecureConnection): void => {
+    c.once('close', (info: CloseInfo) => infos.push(info));
+    c.close(DisconnectReason.REQUESTED, 'done');
+  };
+  await Promise.all([
+    runHandshake(clientSock, 'outbound', options(generateIdentity()), Date.now() + 5_000).then(closeAtOnce),
+    acceptSecure(serverSock, options(generateIdentity())).then(closeAtOnce),
+  ]);
+  await bothClosed;
+  assert.equal(infos.length, 2);
+  assert.ok(infos.every((i) => !i.remote && i.reason === DisconnectReason.REQUESTED));
+  assert.ok(clientSock.destroyed && serverSock.destroyed);
+});
+
+test("a listener whose connections were closed at once closes, and so does the dialer's side", async () => {
+  const COUNT = 3;
+  const serverClosed: Promise<unknown>[] = [];
+  let allAccepted!: () => void;
+  const accepted = new Promise<void>((r) => (allAccepted = r));
+  const listener = await listenSecure('127.0.0.1', 0, options(generateIdentity()), {
+    onConnection: (c) => {
+      serverClosed.push(once(c, 'close'));
+      c.close(DisconnectReason.REQUESTED);
+      if (serverClosed.length === COUNT) allAccepted();
+    },
+  });
+  const clients: SecureConnection[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    const c = await dialSecure('127.0.0.1', listener.port, options(generateIdentity()));
+    c.close(DisconnectReason.REQUESTED);
+    clients.push(c);
+  }
+  await accepted;
+  await listener.close();
+  await Promise.all(serverClosed);
+  assert.ok(clients.every((c) => c.closed));
 });
