@@ -39,6 +39,12 @@ export interface NodeTuning {
   gossipTtl: number;
   seenCacheEntries: number;
   seenCacheTtlMs: number;
+  /** 'tree' (Plumtree: push along a spanning tree, announce ids on other links) or 'flood'. */
+  gossipMode: 'flood' | 'tree';
+  /** Announcements of message ids wait at most this long to be batched. */
+  gossipIHaveFlushMs: number;
+  /** An announced message that has not arrived after this long is grafted from its announcer. */
+  gossipGraftTimeoutMs: number;
 }
 
 export const DEFAULT_TUNING: NodeTuning = {
@@ -52,4 +58,7 @@ export const DEFAULT_TUNING: NodeTuning = {
   gossipTtl: 16,
   seenCacheEntries: 100_000,
   seenCacheTtlMs: 10 * 60_000,
+  gossipMode: 'tree',
+  gossipIHaveFlushMs: 20,
+  gossipGraftTimeoutMs: 250,
 };

@@ -6,6 +6,7 @@ import { loadOrCreateIdentity, type NodeIdentity } from '../crypto/identity.js';
 import { networkIdFor } from '../crypto/network.js';
 import { Discovery } from '../discovery/discovery.js';
 import { Gossip, type GossipStats } from '../gossip/gossip.js';
+import { emptyStats as emptyGossipStats } from '../gossip/stats.js';
 import { formatAddress, parseAddress } from '../peer/address.js';
 import { PeerManager } from '../peer/peer-manager.js';
 import type { Protocol } from '../peer/protocol.js';
@@ -84,8 +85,7 @@ export class Node implements NodeApi {
 
   /** Gossip counters (frames sent/received, duplicates, deliveries); still readable after stop(). */
   get gossipStats(): GossipStats {
-    const s = this.run?.gossip.stats ?? { framesSent: 0, framesReceived: 0, duplicates: 0, stale: 0, delivered: 0 };
-    return { ...s };
+    return { ...(this.run?.gossip.stats ?? emptyGossipStats()) };
   }
 
   /**
@@ -146,6 +146,10 @@ export class Node implements NodeApi {
         maxFrameBytes: t.maxFrameBytes,
         seenCacheEntries: t.seenCacheEntries,
         seenCacheTtlMs: t.seenCacheTtlMs,
+        mode: t.gossipMode,
+        ihaveFlushMs: t.gossipIHaveFlushMs,
+        graftTimeoutMs: t.gossipGraftTimeoutMs,
+        graftRetryMs: Math.max(1, Math.round(t.gossipGraftTimeoutMs / 2)),
         log,
         logger,
       });
@@ -205,6 +209,7 @@ export class Node implements NodeApi {
     const listenerClosed = r.listener.close().catch((err: unknown) => this.config.logger.warn({ err }, 'closing the listener failed'));
     await this.disc?.stop().catch((err: unknown) => this.config.logger.warn({ err }, 'stopping discovery failed'));
     await r.peers.stop();
+    r.gossip.close();
     // A socket closed before the transport resumed reading never sees the
     // remote's FIN and lingers until the transport's 2 s destroy timer; do not
     // let that hold stop() (or an otherwise idle event loop) longer.
