@@ -7,6 +7,9 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { PheromonesError } from '../errors.js';
 import { file_grpc_health_v1_health, Health } from '../gen/grpc/health/v1/health_pb.js';
+import { ChainService, file_pheromones_admin_v1_chain } from '../gen/pheromones/admin/v1/chain_pb.js';
+import type { ChainNode } from '../chain/service.js';
+import { chainService } from './services/chain.js';
 import { file_pheromones_admin_v1_message, MessageService } from '../gen/pheromones/admin/v1/message_pb.js';
 import { file_pheromones_admin_v1_node, NodeService } from '../gen/pheromones/admin/v1/node_pb.js';
 import { file_pheromones_admin_v1_peer, PeerService } from '../gen/pheromones/admin/v1/peer_pb.js';
@@ -30,6 +33,8 @@ export interface ApiServerOptions {
   tlsCertPath?: string;
   tlsKeyPath?: string;
   logger?: Pick<Logger, 'error' | 'info'>;
+  /** The running node's chain: ChainService is served when given. */
+  chain?: () => ChainNode;
   /** Events a stream may hold for a slow client before it is ended (default 1000). */
   streamBuffer?: number;
 }
@@ -108,11 +113,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   bindService(server, NodeService, nodeService(opts.node, () => boundAddress), nodeHooks);
   bindService(server, PeerService, peerService(opts.node, { streamBuffer }), nodeHooks);
   bindService(server, MessageService, messageService(opts.node, { streamBuffer }), nodeHooks);
-  bindService(server, Health, healthService({ ready: () => opts.node.ready, services: API_SERVICES }), hooks);
+  const chainFiles = opts.chain === undefined ? [] : [file_pheromones_admin_v1_chain];
+  const chainNames = opts.chain === undefined ? [] : [ChainService.typeName];
+  if (opts.chain !== undefined) bindService(server, ChainService, chainService(opts.chain, { streamBuffer }), nodeHooks);
+  bindService(server, Health, healthService({ ready: () => opts.node.ready, services: [...API_SERVICES, ...chainNames] }), hooks);
   addReflection(
     server,
-    [file_pheromones_admin_v1_node, file_pheromones_admin_v1_peer, file_pheromones_admin_v1_message, file_grpc_health_v1_health],
-    [...API_SERVICES, Health.typeName],
+    [file_pheromones_admin_v1_node, file_pheromones_admin_v1_peer, file_pheromones_admin_v1_message, ...chainFiles, file_grpc_health_v1_health],
+    [...API_SERVICES, ...chainNames, Health.typeName],
   );
 
   let boundPort: number;

@@ -5,7 +5,7 @@ export { decodeBlock, decodeTransaction, encodeBlock, encodeTransaction, maxEnco
 export { type BlockHeader, encodeHeader, hashHeader, meetsTarget, workOf, HEADER_BYTES, HEADER_VERSION } from './header.js';
 export { merkleRoot } from './merkle.js';
 export { Miner, type MinerOptions } from './miner.js';
-export { DEVNET, genesisBlock, paramsFor, targetForBits, testParams, type ChainParams } from './params.js';
+export { chainParamsFor, DEVNET, genesisBlock, paramsFor, REGTEST, targetForBits, testParams, type ChainParams } from './params.js';
 export { TxPool, type AddTxResult, type TxPoolOptions } from './pool.js';
 export { solveHeader, searchNonce } from './pow.js';
 export { expectedTarget } from './retarget.js';

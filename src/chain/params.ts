@@ -57,10 +57,33 @@ export function testParams(overrides: Partial<ChainParams> = {}): ChainParams {
   return { ...BASE, network: 'test', genesisTarget: targetForBits(4), genesisTimestampMs: Date.UTC(2025, 0, 1), ...overrides };
 }
 
-export const NETWORKS: Readonly<Record<string, ChainParams>> = { devnet: DEVNET };
+/**
+ * regtest: for tests and local experiments. One hash in 256 meets the
+ * target and the target never retargets, so a mining worker produces blocks
+ * as fast as they can be stored, and tests build thousands of blocks in
+ * seconds. Every block has the same work: the heavier chain is the longer one.
+ */
+export const REGTEST: ChainParams = {
+  ...BASE,
+  network: 'regtest',
+  genesisTarget: targetForBits(8),
+  genesisTimestampMs: Date.UTC(2025, 0, 1),
+  retargetInterval: 2 ** 31,
+};
+
+export const NETWORKS: Readonly<Record<string, ChainParams>> = { devnet: DEVNET, regtest: REGTEST };
 
 export function paramsFor(network: string): ChainParams | undefined {
   return NETWORKS[network];
+}
+
+/**
+ * The consensus parameters a node of `network` follows: the named set, or
+ * devnet's for any other name (the network magic already keeps such networks
+ * apart; their genesis block is devnet's).
+ */
+export function chainParamsFor(network: string): ChainParams {
+  return NETWORKS[network] ?? { ...DEVNET, network };
 }
 
 /**

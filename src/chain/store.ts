@@ -1,4 +1,5 @@
-import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
+import type { AbstractSublevel } from 'abstract-level';
+import type { Level } from 'level';
 import { ByteWriter, bigIntToBytes, bytesToBigInt } from './bytes.js';
 import { type Block } from './block.js';
 import { decodeBlock, encodeBlock } from './codec.js';
@@ -28,8 +29,8 @@ import { decodeHeaderBytes, encodeHeader, HEADER_BYTES, type BlockHeader } from 
  * (a stale 't' or 'n' entry is harmless; a missing one is not).
  */
 
-/** The node's database (classic-level's Level, or a sublevel of it). */
-export type LevelDatabase = AbstractLevel<string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
+/** The node's database (src/store/database.ts: a bytes-keyed Level). */
+export type LevelDatabase = Level<Uint8Array, Uint8Array>;
 type ChainLevel = AbstractSublevel<LevelDatabase, string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
 
 const P_BLOCK = 0x62; // 'b'

@@ -31,6 +31,12 @@ export interface DaemonOptions {
   stdin: boolean;
   /** Only the tuning flags actually given; the node fills in the rest. */
   tuning: Partial<NodeTuning>;
+  /** Mine blocks (--mine). */
+  mine: boolean;
+  /** --miner-key as given: a 66-hex public key, or a keystore key name or address. */
+  minerKey: string | undefined;
+  /** Mine blocks without transactions (--mine-empty). */
+  mineEmpty: boolean;
 }
 
 export type ParsedCommand = { command: 'help' } | { command: 'version' } | { command: 'run'; options: DaemonOptions };
@@ -101,6 +107,13 @@ const FLAGS: Record<string, FlagSpec> = {
     help: 'first redial delay of a persistent peer (doubles, with jitter)',
   },
   'reconnect-max': { type: 'string', value: 'ms', default: String(DEFAULT_TUNING.reconnectMaxMs), help: 'longest redial delay' },
+  mine: { type: 'boolean', help: 'mine blocks in a worker thread (docs/chain.md)' },
+  'miner-key': {
+    type: 'string',
+    value: 'key',
+    help: "public key credited in mined blocks: 66 hex characters, or a key name/address in the keystore ($PHEROMONES_KEYSTORE or ~/.pheromones/keys); default the node's identity key",
+  },
+  'mine-empty': { type: 'boolean', help: 'with --mine, also mine blocks without transactions' },
   help: { type: 'boolean', noEnv: true, help: 'show this help and exit' },
   version: { type: 'boolean', noEnv: true, help: 'print the version and exit' },
 };
@@ -274,6 +287,16 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (t) tuning[field] = parseCount(t.value, t.source, 1, 24 * 3600 * 1000);
   }
 
+  const boolFlag = (flag: string): boolean => {
+    if (values[flag] === true) return true;
+    const e = env[envName(flag)];
+    return e === undefined ? false : parseBool(e, envName(flag));
+  };
+  const mine = boolFlag('mine');
+  const mineEmpty = boolFlag('mine-empty');
+  const minerKey = text('miner-key')?.value.trim();
+  if ((mineEmpty || minerKey !== undefined) && !mine) throw new UsageError('--mine-empty and --miner-key need --mine');
+
   return {
     command: 'run',
     options: {
@@ -289,6 +312,9 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
       logLevel,
       stdin: !noStdin,
       tuning,
+      mine,
+      minerKey,
+      mineEmpty,
     },
   };
 }

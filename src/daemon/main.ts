@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { checkApiOptions, startApiServer } from '../api/server.js';
+import { availableParallelism } from 'node:os';
 import { Node } from '../node/node.js';
+import { resolveMinerKey } from './miner-key.js';
 import type { NodeApi } from '../node/types.js';
 import { broadcastLines, printChat } from './chat.js';
 import { formatHostPort, parseDaemonArgs, usage, UsageError, type DaemonOptions } from './flags.js';
@@ -44,6 +46,13 @@ function logSessionTotals(node: NodeApi, log: Logger): void {
 
 async function runNode(o: DaemonOptions, version: string): Promise<void> {
   const log = createDaemonLogger(o.logLevel);
+  let minerKey: Uint8Array | undefined;
+  try {
+    minerKey = o.minerKey === undefined ? undefined : await resolveMinerKey(o.minerKey);
+  } catch (err) {
+    log.fatal({ minerKey: o.minerKey }, `cannot start: ${(err as Error).message}`);
+    process.exit(2);
+  }
   const node = new Node({
     dataDir: o.dataDir,
     network: o.network,
@@ -55,6 +64,7 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
     grpcAddress: formatHostPort(o.grpc),
     logger: log,
     tuning: o.tuning,
+    chain: { mine: o.mine, minerKey, mineEmpty: o.mineEmpty, verifierThreads: availableParallelism() },
   });
 
   /** Services started after the node; stopped in reverse order before it. */
@@ -89,7 +99,7 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
   log.info({ dataDir: o.dataDir, messageLogSize: info.messageLogSize, grpc: info.grpcAddress, version }, 'node started');
 
   try {
-    const api = await startApiServer({ ...apiOptions, node, dataDir: o.dataDir, logger: log });
+    const api = await startApiServer({ ...apiOptions, node, chain: () => node.chainNode(), dataDir: o.dataDir, logger: log });
     stopHooks.push(() => api.stop());
     log.info({ address: api.address, port: api.port, tls: api.tls, cookie: api.cookiePath }, 'api listening');
   } catch (err) {

@@ -24,6 +24,18 @@ export interface NodeConfig {
   seeds?: string[];
   /** Discovery tunables (ban length, engine period...); defaults in DEFAULT_DISCOVERY_TUNING. */
   discovery?: Partial<DiscoveryTuning>;
+  /** Mining and signature checking; the chain itself always runs (docs/chain.md). */
+  chain?: NodeChainConfig;
+}
+
+export interface NodeChainConfig {
+  mine?: boolean;
+  /** 33-byte public key credited in mined blocks; the node's identity key by default. */
+  minerKey?: Uint8Array;
+  /** Mine blocks without transactions too. */
+  mineEmpty?: boolean;
+  /** Signature worker threads; 0 (default) verifies on the event loop. */
+  verifierThreads?: number;
 }
 
 export interface NodeTuning {

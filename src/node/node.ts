@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PheromonesError } from '../errors.js';
-import { loadOrCreateIdentity, type NodeIdentity } from '../crypto/identity.js';
+import { chainParamsFor } from '../chain/params.js';
+import { ChainNode } from '../chain/service.js';
+import { signMessage } from '../crypto/secp256k1.js';
+import { loadOrCreateIdentity, signingKeyOf, type NodeIdentity } from '../crypto/identity.js';
 import { networkIdFor } from '../crypto/network.js';
 import { Discovery } from '../discovery/discovery.js';
 import { Gossip, type GossipStats } from '../gossip/gossip.js';
@@ -26,6 +29,7 @@ interface Running {
   peers: PeerManager;
   gossip: Gossip;
   direct: DirectProtocol;
+  chain: ChainNode;
   listener: SecureListener;
   listenAddress: string;
   listenPort: number;
@@ -114,6 +118,7 @@ export class Node implements NodeApi {
     const db = await openDatabase(join(c.dataDir, 'db'), c.dataDir);
     let peers: PeerManager | undefined;
     let listener: SecureListener | undefined;
+    let chain: ChainNode | undefined;
     try {
       const log = await MessageLog.open(db);
       const identity = await loadOrCreateIdentity(c.dataDir);
@@ -154,9 +159,20 @@ export class Node implements NodeApi {
         logger,
       });
       const direct = new DirectProtocol(logger);
+      const chainNode = await ChainNode.open({
+        db,
+        params: chainParamsFor(c.network),
+        logger,
+        signer: { publicKey: identity.publicKey, sign: (m) => signMessage(signingKeyOf(identity), m) },
+        announce: (topic, payload) => gossip.broadcast(topic, payload),
+        maxFrameBytes: t.maxFrameBytes,
+        ...c.chain,
+      });
+      chain = chainNode;
       manager.registerProtocol(gossip);
       manager.registerProtocol(direct);
       for (const p of this.extraProtocols) manager.registerProtocol(p);
+      manager.registerProtocol(chainNode.protocol);
       gossip.onDeliver((msg) => emitAll(this.messageListeners, msg, logger));
       direct.onDirect((msg) => emitAll(this.directListeners, msg, logger));
       manager.onEvent((ev) => emitAll(this.peerListeners, ev, logger));
@@ -181,13 +197,15 @@ export class Node implements NodeApi {
       manager.setListenAddress(c.listenHost, listenPort);
       manager.start();
       discovery.start();
-      this.run = { db, log, identity, peers: manager, gossip, direct, listener, listenAddress, listenPort, networkId, version, startedAtMs: Date.now() };
+      this.run = { db, log, identity, peers: manager, gossip, direct, chain: chainNode, listener, listenAddress, listenPort, networkId, version, startedAtMs: Date.now() };
       logger.info({ nodeId: identity.nodeIdHex, network: c.network, address: listenAddress }, `listening on ${listenAddress}`);
+      chainNode.start();
       for (const address of c.peers) manager.addPersistent(address);
       this.isReady = true;
     } catch (err) {
       await peers?.stop().catch(() => undefined);
       await listener?.close().catch(() => undefined);
+      await chain?.stop().catch(() => undefined);
       await db.close().catch(() => undefined);
       throw err;
     }
@@ -209,6 +227,7 @@ export class Node implements NodeApi {
     const listenerClosed = r.listener.close().catch((err: unknown) => this.config.logger.warn({ err }, 'closing the listener failed'));
     await this.disc?.stop().catch((err: unknown) => this.config.logger.warn({ err }, 'stopping discovery failed'));
     await r.peers.stop();
+    await r.chain.stop().catch((err: unknown) => this.config.logger.warn({ err }, 'stopping the chain failed'));
     r.gossip.close();
     // A socket closed before the transport resumed reading never sees the
     // remote's FIN and lingers until the transport's 2 s destroy timer; do not
@@ -271,12 +290,22 @@ export class Node implements NodeApi {
     return this.run === undefined ? [] : this.run.peers.list();
   }
 
-  broadcast(topic: string, payload: Uint8Array): Promise<StoredMessage> {
-    try {
-      return this.running().gossip.broadcast(topic, payload);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async broadcast(topic: string, payload: Uint8Array): Promise<StoredMessage> {
+    const r = this.running();
+    const msg = await r.gossip.broadcast(topic, payload);
+    // Every broadcast also becomes a transaction signed by this node, so it ends up in the chain.
+    r.chain.submitOwn(topic, payload).then(
+      ({ tx, reason }) => {
+        if (reason !== undefined) this.config.logger.warn({ tx: tx.idHex, reason }, `message not entered into the chain: ${reason}`);
+      },
+      (err: unknown) => this.config.logger.warn({ err }, 'message not entered into the chain'),
+    );
+    return msg;
+  }
+
+  /** The chain, pool, sync and miner of the running node (ChainService). */
+  chainNode(): ChainNode {
+    return this.running().chain;
   }
 
   async sendToPeer(nodeId: string, topic: string, payload: Uint8Array): Promise<void> {

@@ -1,0 +1,101 @@
+/** Shared by the chain integration tests: API clients for daemons, the CLI, and pre-built regtest chains. */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { ApiChannel } from '../../src/api/client.js';
+import { readCookie } from '../../src/api/auth.js';
+import { Chain } from '../../src/chain/chain.js';
+import { REGTEST } from '../../src/chain/params.js';
+import { ChainStore } from '../../src/chain/store.js';
+import { signTransaction } from '../../src/chain/transaction.js';
+import { ChainService, type ChainTransaction } from '../../src/gen/pheromones/admin/v1/chain_pb.js';
+import { MessageService } from '../../src/gen/pheromones/admin/v1/message_pb.js';
+import { PeerService } from '../../src/gen/pheromones/admin/v1/peer_pb.js';
+import { REPO_ROOT, type Daemon } from '../helpers/daemon.js';
+import { buildBlock, testKey } from '../unit/chain-helpers.js';
+
+export const CLI_BIN = join(REPO_ROOT, 'bin', 'run.js');
+const CLI_TIMEOUT_MS = 30_000;
+
+export type NodeApiClients = Awaited<ReturnType<typeof apiOf>>;
+
+export async function apiOf(d: Daemon) {
+  const r = await d.waitForLog((l) => l.msg === 'api listening', 15_000, '"api listening"');
+  const rpc = r.address as string;
+  const channel = new ApiChannel({ address: rpc, token: await readCookie(d.dataDir), timeoutMs: 10_000 });
+  return { daemon: d, rpc, channel, chain: channel.service(ChainService), messages: channel.service(MessageService), peers: channel.service(PeerService) };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `pheromones <args>` to completion with only `env`'s PHEROMONES_* variables. */
+export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHEROMONES_')));
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.stdin.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+export function ok(r: CliResult, what: string): string {
+  assert.equal(r.code, 0, `${what} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The canonical chain's transactions, in chain order, read page by page through ListBlocks. */
+export async function chainTransactions(api: NodeApiClients): Promise<ChainTransaction[]> {
+  const out: ChainTransaction[] = [];
+  const head = (await api.chain.getHead({})).head!;
+  let from = 0n;
+  for (let page = 0; page < 1000; page++) {
+    const res = await api.chain.listBlocks({ fromHeight: from, toHeight: head.height, limit: 1000, includeTransactions: true });
+    for (const b of res.blocks) out.push(...b.transactions);
+    if (res.nextFromHeight === 0n) break;
+    from = res.nextFromHeight;
+  }
+  return out;
+}
+
+export function payloadText(tx: ChainTransaction): string {
+  return Buffer.from(tx.payload).toString('utf8');
+}
+
+/**
+ * Write a regtest chain of `blocks` blocks (each with `txsPerBlock` signed
+ * transactions) into a data dir's database, mined in-thread, for a daemon
+ * started on that dir afterwards.
+ */
+export async function buildRegtestChain(dataDir: string, blocks: number, txsPerBlock: number): Promise<{ headHash: string; height: number }> {
+  const db = new Level<Uint8Array, Uint8Array>(join(dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  try {
+    const chain = await Chain.open(new ChainStore(db), REGTEST);
+    let parent = chain.head;
+    const t0 = Date.now() - blocks * 10;
+    let n = 0;
+    for (let i = 0; i < blocks; i++) {
+      const txs = Array.from({ length: txsPerBlock }, () =>
+        signTransaction(testKey(n % 20), 'chat', new TextEncoder().encode(`prebuilt ${n++}`), { timestampMs: t0, nonce: BigInt(n) }),
+      );
+      const b = buildBlock(chain, parent, txs, { timestampMs: t0 + i * 5 });
+      const r = await chain.addBlock(b);
+      assert.equal(r.status, 'connected', `prebuilt block ${i}: ${r.reason ?? r.status}`);
+      parent = chain.head;
+    }
+    return { headHash: chain.head.hashHex, height: chain.height };
+  } finally {
+    await db.close();
+  }
+}
