@@ -1,0 +1,83 @@
+/**
+ * Two groups of daemons that cannot reach each other both mine; once joined,
+ * every node converges on the heavier chain, and every message sent in
+ * either group is in that chain (the losing branch's transactions went back
+ * to the pool and were mined again).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { DaemonSet, pollUntil } from '../helpers/daemon.js';
+import { apiOf, chainTransactions, payloadText, type NodeApiClients } from './chain-harness.js';
+
+const TEST_TIMEOUT_MS = 150_000;
+const WAIT_MS = 30_000;
+const REGTEST = ['--network', 'regtest', '--no-stdin'];
+
+async function send(api: NodeApiClients, text: string): Promise<void> {
+  await api.messages.broadcast({ topic: 'chat', payload: new TextEncoder().encode(text) });
+}
+
+/** Wait until `text` is in the canonical chain of `api`. */
+async function mined(api: NodeApiClients, text: string): Promise<void> {
+  await pollUntil(async () => (await chainTransactions(api)).some((t) => payloadText(t) === text), WAIT_MS, `"${text}" mined`, 100);
+}
+
+describe('chain partition', () => {
+  const net = new DaemonSet();
+  after(() => net.cleanup());
+
+  it('two mining groups rejoin on the heavier chain and lose no message', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const a = await net.start({ name: 'A', args: [...REGTEST, '--mine'] });
+    const b = await net.start({ name: 'B', peers: [a.address], args: REGTEST });
+    const c = await net.start({ name: 'C', args: [...REGTEST, '--mine'] });
+    const d = await net.start({ name: 'D', peers: [c.address], args: REGTEST });
+    await Promise.all([a.waitForPeers([b.nodeId], WAIT_MS), c.waitForPeers([d.nodeId], WAIT_MS)]);
+    const [apiA, apiB, apiC, apiD] = await Promise.all([a, b, c, d].map(apiOf));
+    const apis = [apiA!, apiB!, apiC!, apiD!];
+    after(() => apis.forEach((x) => x.channel.close()));
+
+    // Group 1 mines two blocks, group 2 four: one message per block, each mined before the next is sent.
+    const texts: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const text = `group 1 message ${i}`;
+      texts.push(text);
+      await send(i % 2 === 0 ? apiA! : apiB!, text);
+      await mined(apiB!, text);
+    }
+    for (let i = 0; i < 4; i++) {
+      const text = `group 2 message ${i}`;
+      texts.push(text);
+      await send(i % 2 === 0 ? apiD! : apiC!, text);
+      await mined(apiD!, text);
+    }
+    const headA = (await apiA!.chain.getHead({})).head!;
+    const headC = (await apiC!.chain.getHead({})).head!;
+    assert.ok(headC.height > headA.height, `group 2 is heavier (${headC.height} > ${headA.height})`);
+
+    // Join the groups: B dials C.
+    await apiB!.peers.addPeer({ address: c.address, persistent: true, timeoutMs: 10_000 });
+    await pollUntil(
+      async () => {
+        const heads = await Promise.all(apis.map(async (x) => (await x.chain.getHead({})).head!.hash));
+        if (!heads.every((h) => h === heads[0])) return false;
+        const txs = await chainTransactions(apiA!);
+        return texts.every((text) => txs.some((x) => payloadText(x) === text));
+      },
+      WAIT_MS * 2,
+      'every node on one head holding every message',
+      200,
+    );
+    const final = (await apiA!.chain.getHead({})).head!;
+    t.diagnostic(`converged at height ${final.height} (group 1 was at ${headA.height}, group 2 at ${headC.height})`);
+    assert.ok(final.height >= headC.height, 'the heavier chain won');
+    // Group 2's blocks stayed: its head is an ancestor of (or is) the final head.
+    const atC = await apiA!.chain.getBlock({ selector: { case: 'height', value: headC.height } });
+    assert.equal(atC.block!.hash, headC.hash, "group 2's chain is the base of the final chain");
+    // Group 1's old head left the canonical chain: A reorganised.
+    const oldA = await apiA!.chain.getBlock({ selector: { case: 'hash', value: headA.hash } });
+    assert.equal(oldA.block!.canonical, false, "group 1's blocks were abandoned");
+    const lists = await Promise.all(apis.map(async (x) => (await chainTransactions(x)).map((tx) => tx.id)));
+    for (const [i, l] of lists.entries()) assert.deepEqual(l, lists[0], `node ${'ABCD'[i]} has the same transactions in the same order`);
+    assert.equal(new Set(lists[0]).size, lists[0]!.length, 'no transaction twice');
+  });
+});
