@@ -8,7 +8,10 @@ import { Chain } from '../src/chain/chain.js';
 import { HEADER_VERSION } from '../src/chain/header.js';
 import { merkleRoot } from '../src/chain/merkle.js';
 import { Miner } from '../src/chain/miner.js';
-import { DEVNET, genesisBlock, testParams, targetForBits, type ChainParams } from '../src/chain/params.js';
+import { DEVNET, genesisBlock, REGTEST, testParams, targetForBits, type ChainParams } from '../src/chain/params.js';
+import { pino } from 'pino';
+import { availableParallelism } from 'node:os';
+import { Node } from '../src/node/node.js';
 import { TxPool } from '../src/chain/pool.js';
 import { solveHeader } from '../src/chain/pow.js';
 import { publicKeyOf } from '../src/chain/signature.js';
@@ -19,7 +22,9 @@ import { InlineVerifier, VerifierPool, type SignatureVerifier } from '../src/cha
 /**
  * Chain workloads: signature verification rate (inline and worker pool),
  * block import (validation + LevelDB) for 2,000 blocks of 10 transactions,
- * with and without signature checks, and the miner's hash rate.
+ * with and without signature checks, the miner's hash rate, and a real
+ * sync of those 2,000 blocks between two in-process nodes over the chain
+ * protocol (locator requests, 500-block replies, batched verification).
  */
 
 const BLOCKS = 2_000;
@@ -146,6 +151,8 @@ export async function run(): Promise<Record<string, unknown>[]> {
     await pool3.close();
   }
 
+  results.push(await syncRun(buildBlocks(REGTEST, txs)));
+
   // Miner hash rate in its worker, and what it means for devnet's genesis target.
   await withChain(testParams({ genesisTarget: targetForBits(200) }), new InlineVerifier(), async (chain) => {
     const txPool = new TxPool(chain);
@@ -163,4 +170,67 @@ export async function run(): Promise<Record<string, unknown>[]> {
     }
   });
   return results;
+}
+
+/**
+ * Node A holds `blocks` (written to its store before it starts); a fresh
+ * node B dials it and syncs. Measures from B's start to B's head = A's head.
+ */
+async function syncRun(blocks: Block[]): Promise<Record<string, unknown>> {
+  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'pheromones-bench-sync-'))));
+  const db = new Level<Uint8Array, Uint8Array>(join(dirs[0]!, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  const seed = await Chain.open(new ChainStore(db), REGTEST);
+  for (const b of blocks) {
+    const r = await seed.addBlock(b, { signaturesChecked: true });
+    if (r.status !== 'connected') throw new Error(`seed block: ${r.status} ${r.reason}`);
+  }
+  const headHash = seed.head.hashHex;
+  await db.close();
+  const config = (dataDir: string, peers: string[]) => ({
+    dataDir,
+    network: 'regtest',
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    peers,
+    maxInbound: 8,
+    maxOutbound: 8,
+    grpcAddress: '',
+    logger: pino({ level: 'silent' }),
+    chain: { verifierThreads: availableParallelism() },
+  });
+  const a = new Node(config(dirs[0]!, []));
+  let b: Node | undefined;
+  try {
+    await a.start();
+    const t0 = performance.now();
+    b = new Node(config(dirs[1]!, [a.listenAddress]));
+    await b.start();
+    const chainB = b.chainNode().chain;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('sync did not finish in 300 s')), 300_000);
+      const check = (): void => {
+        if (chainB.head.hashHex !== headHash) return;
+        clearTimeout(timer);
+        chainB.off('tip', check);
+        resolve();
+      };
+      chainB.on('tip', check);
+      check();
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      name: 'sync-2000-blocks',
+      blocks: blocks.length,
+      txsPerBlock: TXS_PER_BLOCK,
+      verifierThreads: availableParallelism(),
+      seconds: +seconds.toFixed(2),
+      blocksPerSec: Math.round(blocks.length / seconds),
+      txsPerSec: Math.round((blocks.length * TXS_PER_BLOCK) / seconds),
+    };
+  } finally {
+    await b?.stop();
+    await a.stop();
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  }
 }
