@@ -219,6 +219,17 @@ export class ChainProtocol implements Protocol {
   private headChanged(change: TipChange): void {
     // The pool forgets what the chain now holds; peers need not be told those ids again.
     for (const b of change.added) for (const s of this.peers.values()) for (const tx of b.txs) s.known.delete(tx.idHex);
+    // Transactions of abandoned blocks are back in our pool (the pool follows 'tip' first):
+    // offer them again, so a miner that never saw them (it was on the winning side) can include them.
+    for (const b of change.removed) {
+      for (const tx of b.txs) {
+        if (!this.pool.has(tx.idHex)) continue;
+        for (const s of this.peers.values()) {
+          s.known.delete(tx.idHex);
+          this.queueTx(s, tx);
+        }
+      }
+    }
     if (this.statusTimer !== undefined) {
       this.statusDirty = true;
       return;

@@ -1,8 +1,9 @@
 /**
  * Two groups of daemons that cannot reach each other both mine; once joined,
  * every node converges on the heavier chain, and every message sent in
- * either group is in that chain (the losing branch's transactions went back
- * to the pool and were mined again).
+ * either group is in that chain: the losing branch's transactions go back
+ * to the pool and are relayed again, so the winning side's miner takes them
+ * even after the losing side's miner is gone.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -54,27 +55,32 @@ describe('chain partition', () => {
     const headC = (await apiC!.chain.getHead({})).head!;
     assert.ok(headC.height > headA.height, `group 2 is heavier (${headC.height} > ${headA.height})`);
 
-    // Join the groups: B dials C.
+    // Group 1's miner goes away before the groups meet: only C mines from here on, so group 1's
+    // messages reach the final chain only if B, on reorganising, hands them back to the network.
+    await a.stopCleanly();
     await apiB!.peers.addPeer({ address: c.address, persistent: true, timeoutMs: 10_000 });
-    await pollUntil(
-      async () => {
-        const heads = await Promise.all(apis.map(async (x) => (await x.chain.getHead({})).head!.hash));
-        if (!heads.every((h) => h === heads[0])) return false;
-        const txs = await chainTransactions(apiA!);
-        return texts.every((text) => txs.some((x) => payloadText(x) === text));
-      },
-      WAIT_MS * 2,
-      'every node on one head holding every message',
-      200,
-    );
-    const final = (await apiA!.chain.getHead({})).head!;
+    const converged = async (group: NodeApiClients[]): Promise<boolean> => {
+      const heads = await Promise.all(group.map(async (x) => (await x.chain.getHead({})).head!.hash));
+      if (!heads.every((h) => h === heads[0])) return false;
+      const txs = await chainTransactions(group[0]!);
+      return texts.every((text) => txs.some((x) => payloadText(x) === text));
+    };
+    await pollUntil(() => converged([apiB!, apiC!, apiD!]), WAIT_MS * 2, 'B, C and D on one head holding every message', 200);
+
+    // A comes back with its old branch and catches up.
+    const a2 = await net.restart(a, { peers: [b.address] });
+    const apiA2 = await apiOf(a2);
+    after(() => apiA2.channel.close());
+    apis[0] = apiA2;
+    await pollUntil(() => converged(apis), WAIT_MS * 2, 'every node on one head holding every message', 200);
+    const final = (await apiA2.chain.getHead({})).head!;
     t.diagnostic(`converged at height ${final.height} (group 1 was at ${headA.height}, group 2 at ${headC.height})`);
     assert.ok(final.height >= headC.height, 'the heavier chain won');
     // Group 2's blocks stayed: its head is an ancestor of (or is) the final head.
-    const atC = await apiA!.chain.getBlock({ selector: { case: 'height', value: headC.height } });
+    const atC = await apiA2.chain.getBlock({ selector: { case: 'height', value: headC.height } });
     assert.equal(atC.block!.hash, headC.hash, "group 2's chain is the base of the final chain");
     // Group 1's old head left the canonical chain: A reorganised.
-    const oldA = await apiA!.chain.getBlock({ selector: { case: 'hash', value: headA.hash } });
+    const oldA = await apiA2.chain.getBlock({ selector: { case: 'hash', value: headA.hash } });
     assert.equal(oldA.block!.canonical, false, "group 1's blocks were abandoned");
     const lists = await Promise.all(apis.map(async (x) => (await chainTransactions(x)).map((tx) => tx.id)));
     for (const [i, l] of lists.entries()) assert.deepEqual(l, lists[0], `node ${'ABCD'[i]} has the same transactions in the same order`);
