@@ -18,6 +18,12 @@ export interface DaemonOptions {
   listen: HostPort;
   /** Persistent peers as "host:port", validated. */
   peers: string[];
+  /** Seed addresses as "host:port" (names allowed, resolved by discovery). */
+  seeds: string[];
+  /** Length of bans for misbehaviour and of operator bans without a duration. */
+  banDurationMs: number;
+  /** Automatic outbound connections (docs/protocol.md, "Discovery"). */
+  discovery: 'auto' | 'on' | 'off';
   dataDir: string;
   network: string;
   grpc: HostPort;
@@ -83,6 +89,19 @@ const FLAGS: Record<string, FlagSpec> = {
     multiple: true,
     help: 'persistent peer, repeatable (env: comma-separated); redialled with backoff when the link drops',
   },
+  seed: {
+    type: 'string',
+    value: 'host:port',
+    multiple: true,
+    help: 'bootstrap address, repeatable (env: comma-separated); a DNS name stands for each of its addresses; used while the peer store has too few addresses',
+  },
+  discovery: {
+    type: 'string',
+    value: 'mode',
+    default: 'auto',
+    help: 'automatic outbound connections: on, off, or auto (on once the node has had --seed; off for a node given only --peer)',
+  },
+  'ban-duration': { type: 'string', value: 'ms', default: String(24 * 3600 * 1000), help: 'how long a misbehaving peer stays banned' },
   'data-dir': { type: 'string', value: 'path', default: '~/.pheromones/<network>', help: 'identity key and message log' },
   network: { type: 'string', value: 'name', default: 'devnet', help: 'network name; nodes of other networks are refused' },
   grpc: { type: 'string', value: 'host:port', default: '127.0.0.1:7001', help: 'gRPC API address' },
@@ -247,6 +266,24 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
           .map((value) => ({ value, source: envName('peer') }));
   const peers = [...new Set(peerTexts.map(({ value, source }) => parsePeer(value, source)))];
 
+  const seedFlags = (values.seed as (string | boolean)[] | undefined)?.filter((v): v is string => typeof v === 'string');
+  const seedTexts =
+    seedFlags && seedFlags.length > 0
+      ? seedFlags.map((value) => ({ value, source: '--seed' }))
+      : (env[envName('seed')] ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((value) => ({ value, source: envName('seed') }));
+  const seeds = [...new Set(seedTexts.map(({ value, source }) => parsePeer(value, source)))];
+  const banText = withDefault('ban-duration');
+  const banDurationMs = parseCount(banText.value, banText.source, 1, 365 * 24 * 3600 * 1000);
+  const discoveryText = withDefault('discovery');
+  const discovery = discoveryText.value.trim().toLowerCase();
+  if (discovery !== 'auto' && discovery !== 'on' && discovery !== 'off') {
+    throw new UsageError(`${discoveryText.source}: "${discoveryText.value}" is not one of auto, on, off`);
+  }
+
   const networkText = withDefault('network');
   const network = networkText.value.trim();
   if (!/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(network)) {
@@ -302,6 +339,9 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     options: {
       listen,
       peers,
+      seeds,
+      banDurationMs,
+      discovery,
       dataDir,
       network,
       grpc,

@@ -64,6 +64,8 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
     grpcAddress: formatHostPort(o.grpc),
     logger: log,
     tuning: o.tuning,
+    seeds: o.seeds,
+    discovery: { banDurationMs: o.banDurationMs, autoConnect: o.discovery },
     chain: { mine: o.mine, minerKey, mineEmpty: o.mineEmpty, verifierThreads: availableParallelism() },
   });
 

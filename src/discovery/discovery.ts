@@ -19,14 +19,26 @@ import { MISBEHAVIOUR, type Dialer, type PeerManager, type PeerPolicy } from '..
 import type { Protocol } from '../peer/protocol.js';
 import { BanList, type Ban } from '../store/ban-list.js';
 import type { Database } from '../store/database.js';
+import { JsonTable } from '../store/json-table.js';
 import { PeerStore, type KnownPeer } from '../store/peer-store.js';
+import type { DisconnectCause } from '../node/types.js';
 import type { SecureConnection } from '../transport/types.js';
 import { hostOf } from './address-group.js';
 import { ConnectionEngine, shuffle, type EngineTuning } from './engine.js';
-import { bucketIndex, idBytes, K, randomIdInBucket, RoutingTable, type Contact } from './kademlia.js';
+import { bucketIndex, distance, idBytes, K, randomIdInBucket, RoutingTable, type Contact } from './kademlia.js';
 import { iterativeLookup } from './lookup.js';
 
+/**
+ * Automatic outbound connections: 'on', 'off', or 'auto' (the default): on
+ * when the node has seeds or had them in an earlier run (so a restarted node
+ * finds its way back without them), off for a node only ever given fixed
+ * peers, which then keeps exactly the topology its operator chose (as
+ * bitcoind's -connect). Peer exchange and DHT queries are answered either way.
+ */
+export type AutoConnect = 'auto' | 'on' | 'off';
+
 export interface DiscoveryTuning extends EngineTuning {
+  autoConnect: AutoConnect;
   /** Default ban length. */
   banDurationMs: number;
   /** One FIND_NODE query's deadline. */
@@ -36,6 +48,7 @@ export interface DiscoveryTuning extends EngineTuning {
 }
 
 export const DEFAULT_DISCOVERY_TUNING: DiscoveryTuning = {
+  autoConnect: 'auto',
   banDurationMs: 24 * 3600_000,
   queryTimeoutMs: 3_000,
   refreshIntervalMs: 10 * 60_000,
@@ -119,7 +132,17 @@ export class Discovery implements Protocol {
   /** Open the peer store and ban list in `db` and build the service (start() runs it). */
   static async open(db: Database, o: Omit<DiscoveryOptions, 'store' | 'bans' | 'tuning'> & { tuning?: Partial<DiscoveryTuning> }): Promise<Discovery> {
     const [store, bans] = await Promise.all([PeerStore.open(db), BanList.open(db)]);
-    return new Discovery({ ...o, store, bans, tuning: { ...DEFAULT_DISCOVERY_TUNING, ...o.tuning } });
+    const tuning = { ...DEFAULT_DISCOVERY_TUNING, ...o.tuning };
+    if (tuning.autoConnect === 'auto') {
+      const meta = new JsonTable<boolean>(db, 'discovery-meta');
+      const seeded = (await meta.load((_k, v) => (typeof v === 'boolean' ? v : undefined))).get('seeded') === true;
+      if (o.seeds.length > 0 && !seeded) {
+        meta.put('seeded', true);
+        await meta.flush();
+      }
+      tuning.autoConnect = seeded || o.seeds.length > 0 ? 'on' : 'off';
+    }
+    return new Discovery({ ...o, store, bans, tuning });
   }
 
   constructor(private readonly o: DiscoveryOptions) {
@@ -157,7 +180,7 @@ export class Discovery implements Protocol {
   }
 
   start(): void {
-    this.engine.start();
+    if (this.o.tuning.autoConnect !== 'off') this.engine.start();
     const every = Math.max(1_000, Math.floor(this.o.tuning.refreshIntervalMs / 4));
     this.refreshTimer = setInterval(() => void this.refresh(), every);
     this.refreshTimer.unref();
@@ -223,6 +246,7 @@ export class Discovery implements Protocol {
 
   onOpen(peer: Peer): void {
     this.state.set(peer, { tokens: REQUEST_BURST, refillMs: Date.now(), askedPeers: false, lastAskedMs: 0 });
+    if (peer.transient) return;
     const address = dialAddress(peer);
     if (peer.direction === 'outbound') this.o.store.success(peer.address, peer.id);
     else if (address !== '') this.o.store.learn(address, 'inbound', peer.id);
@@ -235,8 +259,10 @@ export class Discovery implements Protocol {
     }
   }
 
-  onClose(peer: Peer): void {
+  onClose(peer: Peer, cause: DisconnectCause): void {
     this.state.delete(peer);
+    // A peer that let us go (enough peers, rebalancing) is not dialled straight back.
+    if (cause === 'requested' && peer.direction === 'outbound' && !peer.transient) this.o.store.attempt(peer.address);
     for (const [id, q] of this.pending) {
       if (q.peerId !== peer.id) continue;
       clearTimeout(q.timer);
@@ -412,7 +438,12 @@ export class Discovery implements Protocol {
 
   private async lookup(target: Buffer, deadlineMs = Date.now() + 10_000, isGoal?: (c: Contact) => boolean): ReturnType<typeof iterativeLookup> {
     this.table.touch(bucketIndex(this.table.selfId, target), Date.now());
-    const start = this.table.closest(target, K);
+    // Unverified addresses with ids from the peer store help when the table is still thin.
+    const stored: Contact[] = this.o.store
+      .list()
+      .filter((e) => e.nodeId !== '' && this.table.get(e.nodeId) === undefined)
+      .map((e) => ({ id: e.nodeId, address: e.address, lastSeenMs: e.lastSeenMs }));
+    const start = [...this.table.closest(target, K), ...closestOf(stored, target, K)];
     const result = await iterativeLookup({
       target,
       start,
@@ -432,7 +463,14 @@ export class Discovery implements Protocol {
   private async query(c: Contact, target: Buffer, timeoutMs: number): Promise<Contact[]> {
     if (this.stopped) throw new PheromonesError('unavailable', 'the node is shutting down');
     const peer = this.o.peers.get(c.id);
-    if (peer !== undefined && peer.open.has(this.name)) return this.queryPeer(peer, target, timeoutMs);
+    if (peer !== undefined && peer.open.has(this.name)) {
+      try {
+        return await this.queryPeer(peer, target, timeoutMs);
+      } catch (err) {
+        // The session went away mid-query (a seed let go, rebalancing): ask over a fresh one.
+        if (!(err instanceof PheromonesError && err.kind === 'unavailable') || this.stopped) throw err;
+      }
+    }
     if (this.bannedFor(c.address, c.id) !== undefined) throw new PheromonesError('refused', `${c.address} is banned`);
     const { host, port } = parseAddress(c.address);
     const conn = await this.o.dial(host, port, timeoutMs);
@@ -518,6 +556,14 @@ export class Discovery implements Protocol {
       await this.lookup(randomIdInBucket(this.table.selfId, i, randomBytes)).catch(() => undefined);
     }
   }
+}
+
+function closestOf(contacts: Contact[], target: Buffer, count: number): Contact[] {
+  return contacts
+    .map((c) => ({ c, d: distance(idBytes(c.id), target) }))
+    .sort((a, b) => Buffer.compare(a.d, b.d))
+    .slice(0, count)
+    .map((x) => x.c);
 }
 
 /** Stale buckets refreshed per round. */

@@ -28,6 +28,9 @@ export interface EngineOptions {
   askForPeers(peer: Peer): void;
 }
 
+/** Wait between closing a link to turn it around and dialling back (the close must reach the peer first). */
+const REBALANCE_DIAL_DELAY_MS = 50;
+
 /** Seeds are re-resolved at most this often. */
 const SEED_RESOLVE_MS = 60_000;
 
@@ -47,6 +50,7 @@ export class ConnectionEngine {
   private resolving: Promise<void> | undefined;
   /** Addresses that were seeds (so that they are let go once not needed). */
   private readonly seedSet = new Set<string>();
+  private lastRebalanceMs = 0;
   private readonly log: Logger;
 
   constructor(private readonly o: EngineOptions) {
@@ -140,8 +144,39 @@ export class ConnectionEngine {
         const peer = peers[Math.floor(Math.random() * peers.length)];
         if (peer !== undefined) this.o.askForPeers(peer);
       }
-      if (candidates.length === 0) this.useSeeds(free);
+      if (candidates.length === 0) {
+        this.useSeeds(free);
+        this.rebalance(outbound.length);
+      }
     }
+  }
+
+  /**
+   * On a small network a node can end up connected to everyone, mostly by
+   * inbound links, with its outbound slots unfilled and nobody left to dial.
+   * Such a node (more inbound than outbound peers) turns its oldest inbound
+   * link around: it closes it and dials that peer back. The peer, which may
+   * then miss an outbound link, fills it from its own candidates or does the
+   * same; the newest links are never chosen, so two nodes do not swap one
+   * link back and forth. At most once per five engine periods.
+   */
+  private rebalance(outboundCount: number): void {
+    const p = this.o.peers;
+    const now = Date.now();
+    if (now - this.lastRebalanceMs < 5 * this.o.tuning.engineIntervalMs) return;
+    const inbound = p.peers().filter((peer) => peer.direction === 'inbound' && !peer.persistent && peer.listenAddress !== '');
+    // Only where it can help: more inbound than outbound links, and more peers than outbound slots.
+    if (inbound.length <= outboundCount || inbound.length + outboundCount <= p.maxOutbound) return;
+    const oldest = inbound.reduce((a, b) => (b.connectedSinceMs < a.connectedSinceMs ? b : a));
+    this.lastRebalanceMs = now;
+    const address = oldest.listenAddress;
+    this.log.debug({ peer: oldest.id, address }, 'turning an inbound link around to fill an outbound slot');
+    this.o.store.learn(address, 'inbound', oldest.id);
+    p.disconnect(oldest.id, DisconnectReason.REQUESTED, 'rebalancing: this node dials back');
+    const timer = setTimeout(() => {
+      if (!this.stopped && p.get(oldest.id) === undefined && !p.isDialling(address)) this.dial(address);
+    }, REBALANCE_DIAL_DELAY_MS);
+    timer.unref();
   }
 
   private dial(address: string): void {

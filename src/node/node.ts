@@ -11,7 +11,7 @@ import { Discovery } from '../discovery/discovery.js';
 import { Gossip, type GossipStats } from '../gossip/gossip.js';
 import { emptyStats as emptyGossipStats } from '../gossip/stats.js';
 import { formatAddress, parseAddress } from '../peer/address.js';
-import { PeerManager } from '../peer/peer-manager.js';
+import { PeerManager, QUERY_PROTOCOL } from '../peer/peer-manager.js';
 import type { Protocol } from '../peer/protocol.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { MessageLog } from '../store/message-log.js';
@@ -137,7 +137,13 @@ export class Node implements NodeApi {
       const discovery = await Discovery.open(db, {
         localId: identity.nodeIdHex,
         peers: manager,
-        dial: (host, port, timeoutMs) => dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
+        // Query sessions speak discovery alone and do not listen, so the far end serves them beside any real session.
+        dial: (host, port, timeoutMs) =>
+          dialSecure(host, port, {
+            ...transport,
+            hello: { ...hello, listenPort: 0, protocols: [{ name: QUERY_PROTOCOL, versions: [...discovery.versions] }] },
+            handshakeTimeoutMs: timeoutMs,
+          }),
         seeds: c.seeds ?? [],
         tuning: c.discovery,
         logger,

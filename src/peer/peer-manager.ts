@@ -43,6 +43,19 @@ export interface PeerPolicy {
   onBan?(peer: Peer, reason: string): void;
 }
 
+/** The protocol a query session speaks (and nothing else). */
+export const QUERY_PROTOCOL = 'discovery';
+/** Query sessions served at once; more are refused with TOO_MANY_PEERS. */
+const MAX_QUERY_SESSIONS = 32;
+/** A query session is closed after this long whatever happens. */
+const QUERY_SESSION_MS = 15_000;
+
+/** A session opened only to ask a discovery question: it speaks discovery alone and does not listen. */
+export function isQuerySession(conn: SecureConnection): boolean {
+  const p = conn.remoteHello.protocols;
+  return conn.direction === 'inbound' && conn.remoteHello.listenPort === 0 && p.length === 1 && p[0]?.name === QUERY_PROTOCOL;
+}
+
 /** Misbehaviour points, by offence (docs/protocol.md, "Misbehaviour and bans"). */
 export const MISBEHAVIOUR = {
   /** Bad frames, undecodable or oversized messages, messages for protocols not negotiated. */
@@ -79,6 +92,7 @@ export class PeerManager {
   /** Losing duplicates still being read for a grace period (connection → its close timer). */
   private readonly retiring = new Map<SecureConnection, NodeJS.Timeout>();
   private readonly listeners = new Set<(ev: PeerEvent) => void>();
+  private readonly querySessions = new Set<Peer>();
   private readonly log: Logger;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private listenHost = '';
@@ -312,6 +326,7 @@ export class PeerManager {
     this.stopped = true;
     if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
     for (const e of this.persistent.values()) this.forget(e);
+    for (const q of this.querySessions) q.conn.close(DisconnectReason.REQUESTED, 'node shutting down');
     for (const [conn, timer] of this.retiring) {
       clearTimeout(timer);
       conn.close(DisconnectReason.DUPLICATE, 'node shutting down');
@@ -359,6 +374,7 @@ export class PeerManager {
       refuse(conn, DisconnectReason.BANNED, banned);
       throw new PheromonesError('refused', `${conn.remoteId} at ${formatAddress(conn.remoteAddress, conn.remotePort)} is banned: ${banned}`);
     }
+    if (isQuerySession(conn)) return this.admitQuery(conn);
     const entry = this.persistentFor(conn);
     const persistent = persistentHint || entry !== undefined;
     const existing = this.live.get(conn.remoteId);
@@ -405,6 +421,31 @@ export class PeerManager {
     this.log.info({ peer: peer.id, address: peer.address, direction: peer.direction }, 'peer connected');
     for (const name of peer.open) this.guard(() => this.protocolsByName.get(name)?.onOpen?.(peer), `${name} onOpen`);
     this.emit({ type: 'connected', peer: peer.info() });
+    return peer;
+  }
+
+  /** Serve a query session beside (never instead of) any real session with the same node. */
+  private admitQuery(conn: SecureConnection): Peer {
+    if (this.querySessions.size >= MAX_QUERY_SESSIONS) {
+      refuse(conn, DisconnectReason.TOO_MANY_PEERS, `${MAX_QUERY_SESSIONS} discovery query sessions already open`);
+      throw new PheromonesError('resource-exhausted', `no room for a query session from ${conn.remoteId}`);
+    }
+    const peer = new Peer(conn, this.opts.tuning.maxQueuedBytes, false, Date.now());
+    peer.transient = true;
+    const protocol = this.protocolsByName.get(QUERY_PROTOCOL);
+    if (protocol !== undefined) peer.open.add(QUERY_PROTOCOL);
+    this.querySessions.add(peer);
+    const timer = setTimeout(() => conn.close(DisconnectReason.TIMEOUT, 'query session lifetime over'), QUERY_SESSION_MS);
+    timer.unref();
+    conn.on('message', (env: Envelope) => this.onEnvelope(peer, env));
+    conn.once('close', () => {
+      clearTimeout(timer);
+      this.querySessions.delete(peer);
+      if (peer.closed) return;
+      peer.closed = true;
+      if (protocol !== undefined) this.guard(() => protocol.onClose?.(peer, 'requested'), `${QUERY_PROTOCOL} onClose`);
+    });
+    if (protocol !== undefined) this.guard(() => protocol.onOpen?.(peer), `${QUERY_PROTOCOL} onOpen`);
     return peer;
   }
 
@@ -527,7 +568,7 @@ export class PeerManager {
 
   private closePeer(peer: Peer, reason: DisconnectReason, detail: string): void {
     peer.conn.close(reason, detail);
-    this.finish(peer, causeOf(reason), detail);
+    if (!peer.transient) this.finish(peer, causeOf(reason), detail);
   }
 
   /** Let go of a session: protocols and listeners hear about it once; persistent peers get redialled. */

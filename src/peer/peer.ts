@@ -29,6 +29,12 @@ export class Peer {
   readonly open = new Set<string>();
   /** Set once the peer layer has let go of this session. */
   closed = false;
+  /**
+   * A short-lived discovery query session (QUERY_PROTOCOL only, no listen
+   * port): served, but never registered as a peer, counted in slots or
+   * announced, so it cannot displace the real session with the same node.
+   */
+  transient = false;
   /** Misbehaviour points (PeerManager.misbehave); at the ban threshold the peer is banned. */
   score = 0;
   /** Set once the peer crossed the ban threshold. */

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { NodeConfig } from '../../src/node/config.js';
 import type { Node } from '../../src/node/node.js';
+import { FAST_DISCOVERY } from './discovery-harness.js';
 import { NodeSet, waitFor } from './node-harness.js';
 
-/** Discovery timings short enough for tests. */
-export const FAST_DISCOVERY: NodeConfig['discovery'] = { engineIntervalMs: 100, retryBaseMs: 200, retryMaxMs: 2_000, dialTimeoutMs: 3_000, queryTimeoutMs: 2_000 };
 
 const outboundOf = (n: Node): number => n.listPeers().filter((p) => p.direction === 'outbound').length;
 
