@@ -1,4 +1,4 @@
-import { ascii, hkdfSha256, sha256 } from './hash.js';
+import { ascii, hkdfSha256Expand, hkdfSha256Extract, sha256 } from './hash.js';
 
 /** Everything the transcript hash covers, in order (docs/protocol.md, "Transcript"). */
 export interface TranscriptInput {
@@ -46,9 +46,11 @@ export interface SessionKeys {
   responderToInitiator: Buffer;
 }
 
+/** HKDF-SHA256(ikm = sharedX, salt = th) once per direction; the extract step is shared. */
 export function deriveSessionKeys(sharedX: Uint8Array, th: Uint8Array): SessionKeys {
+  const prk = hkdfSha256Extract(sharedX, th);
   return {
-    initiatorToResponder: hkdfSha256(sharedX, th, I2R_INFO, 32),
-    responderToInitiator: hkdfSha256(sharedX, th, R2I_INFO, 32),
+    initiatorToResponder: hkdfSha256Expand(prk, I2R_INFO, 32),
+    responderToInitiator: hkdfSha256Expand(prk, R2I_INFO, 32),
   };
 }

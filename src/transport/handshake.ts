@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { PheromonesError, type ErrorKind } from '../errors.js';
 import {
   DisconnectReason,
@@ -9,15 +9,14 @@ import {
   type Envelope,
   type NodeHello,
 } from '../gen/pheromones/wire/v1/wire_pb.js';
-import { type NodeIdentity, nodeIdOf, signingKeyOf } from '../crypto/identity.js';
+import { type NodeIdentity, nodeIdOf } from '../crypto/identity.js';
 import {
   InvalidKeyError,
-  PUBLIC_KEY_BYTES,
   ecdhSharedX,
-  generateEphemeralKeyAsync,
-  publicKeyObject,
-  signMessageAsync,
-  verifyMessageAsync,
+  generateEphemeralKey,
+  isValidPublicKey,
+  signMessage,
+  verifyMessage,
   type EphemeralKey,
 } from '../crypto/secp256k1.js';
 import { deriveSessionKeys, signedMessage, transcriptHash, type SessionKeys } from '../crypto/handshake-crypto.js';
@@ -64,16 +63,16 @@ export interface HandshakeSecrets {
   nonce: Uint8Array;
 }
 
-/** A fresh ephemeral key (made on the thread pool) and nonce. */
+/** A fresh ephemeral key and nonce. */
 export async function freshSecrets(): Promise<HandshakeSecrets> {
-  return { ephemeral: await generateEphemeralKeyAsync(), nonce: randomBytes(NONCE_BYTES) };
+  return { ephemeral: generateEphemeralKey(), nonce: randomBytes(NONCE_BYTES) };
 }
 
 export interface HandshakeContext {
   identity: NodeIdentity;
   hello: LocalHello;
   secrets: HandshakeSecrets;
-  /** Signs a message (ECDSA over its sha256); defaults to node:crypto with the identity key. */
+  /** Signs a message (ECDSA over its sha256); defaults to signMessage with the identity key. */
   sign?: (message: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 }
 
@@ -108,20 +107,11 @@ export function disconnectEnvelope(reason: DisconnectReason, detail: string): En
   });
 }
 
-function importKey(b: Uint8Array): KeyObject | undefined {
-  if (b.length !== PUBLIC_KEY_BYTES) return undefined;
-  try {
-    return publicKeyObject(b);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A hello that passed checkHello, with its keys imported once. */
+/** A hello that passed checkHello: both keys are compressed points on the curve. */
 export interface CheckedHello {
   hello: NodeHello;
-  staticKey: KeyObject;
-  ephemeralKey: KeyObject;
+  staticKey: Uint8Array;
+  ephemeralKey: Uint8Array;
 }
 
 /** Checks a received hello against our own; throws HandshakeError naming the first problem. */
@@ -143,12 +133,12 @@ export function checkHello(hello: NodeHello | undefined, ctx: HandshakeContext):
         `this node on 0x${(ctx.hello.networkId >>> 0).toString(16).padStart(8, '0')}`,
     );
   }
-  const staticKey = importKey(hello.staticPublicKey);
-  if (staticKey === undefined) {
+  const staticKey = hello.staticPublicKey;
+  if (!isValidPublicKey(staticKey)) {
     return fail(DisconnectReason.HANDSHAKE_FAILED, 'peer static public key is not a 33-byte compressed secp256k1 point');
   }
-  const ephemeralKey = importKey(hello.ephemeralPublicKey);
-  if (ephemeralKey === undefined) {
+  const ephemeralKey = hello.ephemeralPublicKey;
+  if (!isValidPublicKey(ephemeralKey)) {
     return fail(DisconnectReason.HANDSHAKE_FAILED, 'peer ephemeral public key is not a 33-byte compressed secp256k1 point');
   }
   if (hello.nonce.length !== NONCE_BYTES) {
@@ -182,7 +172,7 @@ function expect<C extends NonNullable<Envelope['kind']['case']>>(
 }
 
 async function sign(ctx: HandshakeContext, message: Uint8Array): Promise<Uint8Array> {
-  return ctx.sign ? ctx.sign(message) : signMessageAsync(signingKeyOf(ctx.identity), message);
+  return ctx.sign ? ctx.sign(message) : signMessage(ctx.identity.privateKey, message);
 }
 
 function keysFor(
@@ -240,7 +230,7 @@ export interface ResponderPending {
   remote: NodeHello;
   th: Buffer;
   keys: SessionKeys;
-  remoteKey: KeyObject;
+  remoteKey: Uint8Array;
 }
 
 /** Step 2 (responder): checks the init, answers with hello + signature. */
@@ -279,12 +269,10 @@ export async function initiatorOnResponse(
     );
   }
   const { th, keys } = keysFor(ctx, 'initiator', ownHello, checked);
-  // Verify and sign run in parallel on the thread pool; the signature is only sent if verification passed.
-  const [valid, signature] = await Promise.all([
-    verifyMessageAsync(checked.staticKey, signedMessage('responder', th), resp.signature),
-    sign(ctx, signedMessage('initiator', th)),
-  ]);
-  if (!valid) throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'responder signature does not verify');
+  if (!verifyMessage(checked.staticKey, signedMessage('responder', th), resp.signature)) {
+    throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'responder signature does not verify');
+  }
+  const signature = await sign(ctx, signedMessage('initiator', th));
   return {
     envelope: create(EnvelopeSchema, { kind: { case: 'handshakeFinish', value: { signature } } }),
     result: result('initiator', remote, th, keys),
@@ -294,7 +282,7 @@ export async function initiatorOnResponse(
 /** Step 4 (responder): checks the initiator's signature. */
 export async function responderOnFinish(pending: ResponderPending, env: Envelope): Promise<HandshakeResult> {
   const fin = expect(env, 'handshakeFinish');
-  if (!(await verifyMessageAsync(pending.remoteKey, signedMessage('initiator', pending.th), fin.signature))) {
+  if (!verifyMessage(pending.remoteKey, signedMessage('initiator', pending.th), fin.signature)) {
     throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, 'initiator signature does not verify');
   }
   return result('responder', pending.remote, pending.th, pending.keys);
