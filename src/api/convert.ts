@@ -23,7 +23,15 @@ export function peerToApi(p: PeerInfo): MessageInitShape<typeof PeerSchema> {
     protocols: [...p.protocols],
     userAgent: p.userAgent,
     persistent: p.persistent,
+    gossip: p.gossip === undefined ? undefined : countersToApi(p.gossip),
   };
+}
+
+/** Every number field as uint64, other fields as they are. */
+export function countersToApi<T extends object>(c: T): { [K in keyof T]: T[K] extends number ? bigint : T[K] } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) out[k] = typeof v === 'number' ? BigInt(Math.trunc(v)) : v;
+  return out as { [K in keyof T]: T[K] extends number ? bigint : T[K] };
 }
 
 const REASONS: Record<DisconnectCause, PeerDisconnectReason> = {

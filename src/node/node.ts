@@ -267,6 +267,7 @@ export class Node implements NodeApi {
       peersInbound: r.peers.count('inbound'),
       peersOutbound: r.peers.count('outbound'),
       messageLogSize: r.log.size,
+      gossip: { mode: r.gossip.mode, totals: { ...r.gossip.stats }, topics: r.gossip.topicCounters() },
     };
   }
 
@@ -293,7 +294,12 @@ export class Node implements NodeApi {
   }
 
   listPeers(): PeerInfo[] {
-    return this.run === undefined ? [] : this.run.peers.list();
+    const r = this.run;
+    if (r === undefined) return [];
+    return r.peers.list().map((p) => {
+      const gossip = r.gossip.peerCounters(p.nodeId);
+      return gossip === undefined ? p : { ...p, gossip };
+    });
   }
 
   async broadcast(topic: string, payload: Uint8Array): Promise<StoredMessage> {

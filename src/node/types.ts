@@ -2,6 +2,7 @@ import type { FindNodeResult } from '../discovery/discovery.js';
 import type { Ban } from '../store/ban-list.js';
 import type { KnownPeer } from '../store/peer-store.js';
 import type { Direction } from '../transport/types.js';
+import type { GossipStats, PeerGossipCounters, TopicGossipCounters } from '../gossip/stats.js';
 
 export type { Ban, FindNodeResult, KnownPeer };
 
@@ -30,6 +31,8 @@ export interface PeerInfo {
   protocols: string[];
   userAgent: string;
   persistent: boolean;
+  /** What gossip did on this link; undefined when the peer does not speak gossip. */
+  gossip?: PeerGossipCounters;
 }
 
 export interface NodeInfo {
@@ -48,6 +51,8 @@ export interface NodeInfo {
   peersOutbound: number;
   /** Number of messages in the persistent message log. */
   messageLogSize: number;
+  /** Gossip totals and per-topic counters since start. */
+  gossip?: { mode: string; totals: GossipStats; topics: TopicGossipCounters[] };
 }
 
 /** One delivered broadcast, as stored in the message log. */

@@ -23,6 +23,14 @@ export default class NodeInfo extends BaseCommand {
           ['uptime', duration(info.uptimeMs)],
           ['peers', `${info.peersInbound + info.peersOutbound} (${info.peersInbound} in, ${info.peersOutbound} out)`],
           ['messages logged', String(info.messageLogSize)],
+          ...(info.gossip
+            ? [
+                ['gossip mode', info.gossip.mode],
+                ['gossip copies received', `${info.gossip.payloadsReceived} (${info.gossip.duplicates} duplicates)`],
+                ['gossip ids announced', `${info.gossip.ihaveSent} sent, ${info.gossip.ihaveReceived} received`],
+                ['gossip grafts / prunes', `${info.gossip.graftsSent}/${info.gossip.prunesSent} sent, ${info.gossip.graftsReceived}/${info.gossip.prunesReceived} received`],
+              ]
+            : []),
         ],
       ),
     );

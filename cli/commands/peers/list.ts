@@ -15,7 +15,7 @@ export default class PeersList extends BaseCommand {
       res.peers.length === 0
         ? 'no peers'
         : table(
-            ['NODE ID', 'ADDRESS', 'LISTENS ON', 'DIRECTION', 'UP', 'RTT', 'MSGS IN/OUT', 'PERSISTENT', 'AGENT'],
+            ['NODE ID', 'ADDRESS', 'LISTENS ON', 'DIRECTION', 'UP', 'RTT', 'MSGS IN/OUT', 'GOSSIP COPIES/DUPS', 'PERSISTENT', 'AGENT'],
             res.peers.map((p) => [
               p.nodeId,
               p.address,
@@ -24,6 +24,8 @@ export default class PeersList extends BaseCommand {
               duration(now - p.connectedSinceMs),
               p.rttMs < 0n ? '-' : `${p.rttMs} ms`,
               `${p.messagesIn}/${p.messagesOut}`,
+              // eager: the link is in this node's broadcast tree; lazy: only ids are announced on it.
+              p.gossip ? `${p.gossip.eager ? 'eager' : 'lazy'} ${p.gossip.payloadsReceived}/${p.gossip.duplicates}` : '-',
               p.persistent ? 'yes' : 'no',
               p.userAgent,
             ]),

@@ -1,5 +1,6 @@
 import type { NodeService } from '../../gen/pheromones/admin/v1/node_pb.js';
 import type { NodeApi } from '../../node/types.js';
+import { countersToApi } from '../convert.js';
 import type { ImplOf } from '../grpc-adapter.js';
 
 export function nodeService(node: NodeApi, grpcAddress: () => string): ImplOf<typeof NodeService> {
@@ -20,6 +21,8 @@ export function nodeService(node: NodeApi, grpcAddress: () => string): ImplOf<ty
         peersInbound: info.peersInbound,
         peersOutbound: info.peersOutbound,
         messageLogSize: BigInt(info.messageLogSize),
+        gossip: info.gossip === undefined ? undefined : { mode: info.gossip.mode, ...countersToApi(info.gossip.totals) },
+        gossipTopics: info.gossip?.topics.map((t) => countersToApi(t)) ?? [],
       };
     },
   };
