@@ -36,6 +36,19 @@ describe('chain partition', () => {
     const [apiA, apiB, apiC, apiD] = await Promise.all([a, b, c, d].map(apiOf));
     const apis = [apiA!, apiB!, apiC!, apiD!];
     after(() => apis.forEach((x) => x.channel.close()));
+    // B's block stream, open from the start, must report the branch switch when the groups meet.
+    const watch = new AbortController();
+    after(() => watch.abort());
+    const events: string[] = [];
+    const reorgSeen = (async () => {
+      for await (const ev of apiB!.chain.subscribeBlocks({ includeTransactions: false }, { signal: watch.signal })) {
+        if (ev.event.case === 'reorg') {
+          events.push(`reorg at ${ev.event.value.forkHeight}: -${ev.event.value.removed.length} +${ev.event.value.added.length}`);
+          return ev.event.value;
+        }
+      }
+      return undefined;
+    })().catch(() => undefined);
 
     // Group 1 mines two blocks, group 2 four: one message per block, each mined before the next is sent.
     const texts: string[] = [];
@@ -66,6 +79,11 @@ describe('chain partition', () => {
       return texts.every((text) => txs.some((x) => payloadText(x) === text));
     };
     await pollUntil(() => converged([apiB!, apiC!, apiD!]), WAIT_MS * 2, 'B, C and D on one head holding every message', 200);
+    const reorg = await reorgSeen;
+    assert.ok(reorg !== undefined, 'B streamed a reorg event');
+    assert.equal(reorg.forkHeight, 0n, 'the groups share only genesis');
+    assert.equal(reorg.removed.length, Number(headA.height), "group 1's blocks left B's chain");
+    t.diagnostic(events.join('; '));
 
     // A comes back with its old branch and catches up.
     const a2 = await net.restart(a, { peers: [b.address] });
