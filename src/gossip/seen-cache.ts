@@ -2,9 +2,12 @@
  * Ids of messages already handled, bounded both in entries and in age.
  * A Map keeps insertion order, which here is also age order: the oldest
  * entries are always at the front, so both bounds evict from there.
+ * Lookups run on every frame, so the sweep of old entries runs at most once
+ * a second; a lookup still never reports an entry past its age.
  */
 export class SeenCache {
   private readonly entries = new Map<string, number>();
+  private nextSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly maxEntries: number,
@@ -15,32 +18,41 @@ export class SeenCache {
   }
 
   get size(): number {
-    this.expire();
+    this.sweep(this.now(), true);
     return this.entries.size;
   }
 
   has(key: string): boolean {
-    this.expire();
-    return this.entries.has(key);
+    const at = this.entries.get(key);
+    if (at === undefined) return false;
+    const now = this.now();
+    if (at > now - this.maxAgeMs) return true;
+    this.sweep(now, true);
+    return false;
   }
 
   /** Record `key`; returns false when it was already there (seen before). */
   add(key: string): boolean {
-    this.expire();
-    if (this.entries.has(key)) return false;
+    const now = this.now();
+    this.sweep(now, false);
+    if (this.has(key)) return false;
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
     }
-    this.entries.set(key, this.now());
+    this.entries.set(key, now);
     return true;
   }
 
-  private expire(): void {
-    const cutoff = this.now() - this.maxAgeMs;
+  private sweep(now: number, force: boolean): void {
+    if (!force && now < this.nextSweepMs) return;
+    this.nextSweepMs = now + SWEEP_EVERY_MS;
+    const cutoff = now - this.maxAgeMs;
     for (const [key, at] of this.entries) {
       if (at > cutoff) break;
       this.entries.delete(key);
     }
   }
 }
+
+const SWEEP_EVERY_MS = 1_000;
