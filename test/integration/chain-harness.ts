@@ -1,7 +1,7 @@
 /** Shared by the chain integration tests: API clients for daemons, the CLI, and pre-built regtest chains. */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { ApiChannel } from '../../src/api/client.js';
@@ -34,10 +34,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Start `pheromones <args>` with only `env`'s PHEROMONES_* variables. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHEROMONES_')));
+  return spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
 /** Run `pheromones <args>` to completion with only `env`'s PHEROMONES_* variables. */
 export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHEROMONES_')));
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnCli(args, env);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DaemonSet, pollUntil } from '../helpers/daemon.js';
-import { apiOf, chainTransactions, cli, ok, payloadText, type NodeApiClients } from './chain-harness.js';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { DaemonSet, pollUntil, withTimeout } from '../helpers/daemon.js';
+import { apiOf, chainTransactions, cli, ok, payloadText, spawnCli, type NodeApiClients } from './chain-harness.js';
 
 const TEST_TIMEOUT_MS = 150_000;
 const WAIT_MS = 30_000;
@@ -104,5 +106,31 @@ describe('chain across three daemons', () => {
     assert.equal(status.chainPeers, 2);
     const pool = JSON.parse(ok(await cli(['tx', 'pool', '--json', ...flags]), 'tx pool')) as { total: number };
     assert.equal(pool.total, 0);
+    const range = ok(await cli(['chain', 'list', '--from', '1', '--to', '2', '--txs', ...flags]), 'chain list');
+    assert.match(range, /^#1 [0-9a-f]{64} /m);
+    assert.match(range, /^#2 [0-9a-f]{64} /m);
+    assert.doesNotMatch(range, /^#0 /m);
+
+    // chain watch prints the next block as it joins the chain.
+    const watcher = spawnCli(['chain', 'watch', '--txs', ...flags]);
+    after(() => watcher.kill('SIGKILL'));
+    const lines = createInterface({ input: watcher.stdout! });
+    const seen = new Promise<string>((resolve) => lines.on('line', (l) => { if (l.includes('watched message')) resolve(l); }));
+    // The stream is open once the node has it registered; send until a block with the message shows.
+    await withTimeout(
+      (async () => {
+        for (let i = 0; i < 20; i++) {
+          await apis[0]!.messages.broadcast({ topic: 'chat', payload: new TextEncoder().encode(`watched message ${i}`) });
+          const got = await Promise.race([seen, new Promise<undefined>((r) => setTimeout(() => r(undefined), 500))]);
+          if (got !== undefined) return got;
+        }
+        throw new Error('chain watch printed no block');
+      })(),
+      WAIT_MS,
+      'chain watch output',
+    );
+    watcher.kill('SIGINT');
+    const [code] = (await once(watcher, 'exit')) as [number | null];
+    assert.equal(code, 0, 'chain watch exits cleanly on Ctrl-C');
   });
 });
