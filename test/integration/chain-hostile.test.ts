@@ -2,7 +2,8 @@
  * A peer that relays a bad block is rejected with a reason and scored: a
  * block with bad proof of work, a wrong merkle root, a forged signature or a
  * timestamp too far ahead ends the session with PROTOCOL_VIOLATION, and the
- * node's chain does not move. A forged transaction is treated the same way.
+ * node's chain does not move. A forged transaction, unsolicited blocks, an
+ * oversized locator and a status from another genesis are treated the same way.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -16,7 +17,15 @@ import { REGTEST } from '../../src/chain/params.js';
 import { makeTransaction, signTransaction, type Transaction } from '../../src/chain/transaction.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { networkIdFor } from '../../src/crypto/network.js';
-import { ChainNewBlockSchema, ChainTransactionsSchema, DisconnectReason } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
+import {
+  ChainBlocksSchema,
+  ChainGetBlocksSchema,
+  ChainNewBlockSchema,
+  ChainStatusSchema,
+  ChainTransactionsSchema,
+  DisconnectReason,
+  type Envelope,
+} from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import { envelope } from '../../src/peer/peer.js';
 import { dialSecure, PROTOCOL_VERSION, type CloseInfo } from '../../src/transport/index.js';
 import { DaemonSet, withTimeout } from '../helpers/daemon.js';
@@ -37,7 +46,7 @@ describe('chain against a hostile peer', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
-  it('bad proof of work, wrong merkle root, forged signature, far-future timestamp, forged transaction: rejected, sender dropped', { timeout: TEST_TIMEOUT_MS }, async () => {
+  it('bad proof of work, wrong merkle root, forged signature, far-future timestamp, forged transaction, unsolicited or oversized chain messages: rejected with a reason, sender dropped', { timeout: TEST_TIMEOUT_MS }, async () => {
     const node = await net.start({ name: 'N', args: ['--network', 'regtest', '--no-stdin'] });
     const api = await apiOf(node);
     after(() => api.channel.close());
@@ -55,12 +64,30 @@ describe('chain against a hostile peer', () => {
     const future = buildBlock(scratch.chain, genesis, [good], { timestampMs: now + 3 * 3600_000 });
     assert.ok(meetsTarget(wrongRoot.hash, wrongRoot.header.target) && meetsTarget(future.hash, future.header.target));
 
-    const cases: { what: string; send: 'block' | 'tx'; block?: Block; detail: RegExp }[] = [
+    const cases: { what: string; send: 'block' | 'tx' | 'raw'; block?: Block; raw?: Envelope; detail: RegExp }[] = [
       { what: 'bad proof of work', send: 'block', block: badPow, detail: /proof of work/i },
       { what: 'wrong merkle root', send: 'block', block: wrongRoot, detail: /merkle/i },
       { what: 'forged signature', send: 'block', block: forgedSig, detail: /invalid signature/i },
       { what: 'timestamp too far ahead', send: 'block', block: future, detail: /future/i },
       { what: 'forged transaction', send: 'tx', detail: /invalid signature/i },
+      {
+        what: 'blocks nobody asked for',
+        send: 'raw',
+        raw: envelope({ case: 'chainBlocks', value: create(ChainBlocksSchema, { blocks: [blockToProto(wrongRoot)] }) }),
+        detail: /not asked for/,
+      },
+      {
+        what: 'a locator of 65 hashes',
+        send: 'raw',
+        raw: envelope({ case: 'chainGetBlocks', value: create(ChainGetBlocksSchema, { locator: Array.from({ length: 65 }, () => randomBytes(32)) }) }),
+        detail: /locator of 65 hashes/,
+      },
+      {
+        what: 'a status with another genesis',
+        send: 'raw',
+        raw: envelope({ case: 'chainStatus', value: create(ChainStatusSchema, { height: 1n, headHash: randomBytes(32), work: Uint8Array.of(1), genesisHash: randomBytes(32) }) }),
+        detail: /different genesis/,
+      },
     ];
     for (const c of cases) {
       const conn = await dialSecure('127.0.0.1', node.port, {
@@ -71,7 +98,9 @@ describe('chain against a hostile peer', () => {
       });
       conn.on('message', () => undefined);
       const closed = once(conn, 'close') as Promise<[CloseInfo]>;
-      if (c.send === 'block') {
+      if (c.send === 'raw') {
+        conn.send(c.raw!);
+      } else if (c.send === 'block') {
         conn.send(envelope({ case: 'chainNewBlock', value: create(ChainNewBlockSchema, { block: blockToProto(c.block!) }) }));
       } else {
         conn.send(envelope({ case: 'chainTransactions', value: create(ChainTransactionsSchema, { transactions: [txToProto(forged())] }) }));
