@@ -12,6 +12,7 @@ import {
 import { type NodeIdentity, nodeIdOf } from '../crypto/identity.js';
 import {
   InvalidKeyError,
+  PUBLIC_KEY_BYTES,
   ecdhSharedX,
   generateEphemeralKey,
   isValidPublicKey,
@@ -107,12 +108,18 @@ export function disconnectEnvelope(reason: DisconnectReason, detail: string): En
   });
 }
 
-/** A hello that passed checkHello: both keys are compressed points on the curve. */
+/**
+ * A hello that passed checkHello: the static key is a compressed point on the
+ * curve; the ephemeral key has the compressed form and is checked to be on the
+ * curve by the ECDH that uses it (keysFor), which parses it anyway.
+ */
 export interface CheckedHello {
   hello: NodeHello;
   staticKey: Uint8Array;
   ephemeralKey: Uint8Array;
 }
+
+const EPHEMERAL_KEY_INVALID = 'peer ephemeral public key is not a 33-byte compressed secp256k1 point';
 
 /** Checks a received hello against our own; throws HandshakeError naming the first problem. */
 export function checkHello(hello: NodeHello | undefined, ctx: HandshakeContext): CheckedHello {
@@ -138,8 +145,8 @@ export function checkHello(hello: NodeHello | undefined, ctx: HandshakeContext):
     return fail(DisconnectReason.HANDSHAKE_FAILED, 'peer static public key is not a 33-byte compressed secp256k1 point');
   }
   const ephemeralKey = hello.ephemeralPublicKey;
-  if (!isValidPublicKey(ephemeralKey)) {
-    return fail(DisconnectReason.HANDSHAKE_FAILED, 'peer ephemeral public key is not a 33-byte compressed secp256k1 point');
+  if (ephemeralKey.length !== PUBLIC_KEY_BYTES || (ephemeralKey[0] !== 2 && ephemeralKey[0] !== 3)) {
+    return fail(DisconnectReason.HANDSHAKE_FAILED, EPHEMERAL_KEY_INVALID);
   }
   if (hello.nonce.length !== NONCE_BYTES) {
     fail(DisconnectReason.HANDSHAKE_FAILED, `peer nonce is ${hello.nonce.length} bytes, expected ${NONCE_BYTES}`);
@@ -197,7 +204,7 @@ function keysFor(
   try {
     shared = ecdhSharedX(ctx.secrets.ephemeral, checked.ephemeralKey);
   } catch (err) {
-    if (err instanceof InvalidKeyError) throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, err.message);
+    if (err instanceof InvalidKeyError) throw new HandshakeError(DisconnectReason.HANDSHAKE_FAILED, EPHEMERAL_KEY_INVALID);
     throw err;
   }
   return { th, keys: deriveSessionKeys(shared, th) };

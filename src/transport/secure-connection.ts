@@ -83,7 +83,8 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private needDrain = false;
   private isClosed = false;
   private closeEmitted = false;
-  private readonly sendScratch = Buffer.allocUnsafe(2 * RECORD_PLAINTEXT_TARGET);
+  /** Made on the first batched record: a connection that never sends a batch (most short ones) never pays for it. */
+  private sendScratch: Buffer | undefined;
   /** Raw bytes received before the first record opened (bounded); see plainDisconnect. */
   private preamble: Buffer[] | undefined = [];
   private preambleBytes = 0;
@@ -322,6 +323,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
       pieces = this.sealer.sealParts(header, [inner, bodies[0]!]);
     } else {
       // The cipher copies its output, so one plaintext buffer serves every usual-sized batch.
+      this.sendScratch ??= Buffer.allocUnsafe(2 * RECORD_PLAINTEXT_TARGET);
       const plaintext = size <= this.sendScratch.length ? this.sendScratch.subarray(0, size) : Buffer.allocUnsafe(size);
       let at = 0;
       for (const b of bodies) {
