@@ -100,6 +100,8 @@ async function waitConnected(nodes: Node[], topo: Topology): Promise<void> {
       const have = new Set(n.listPeers().map((p) => p.nodeId));
       return sum + [...neighbours[i]!].filter((id) => !have.has(id)).length;
     }, 0);
+    const extra = sessionCount(nodes) - 2 * topo.edges.length;
+    if (missing === 0 && extra > 0) throw new Error(`${extra / 2} links beyond the graph's ${topo.edges.length}`);
     if (missing === 0) return;
     if (Date.now() > deadline) throw new Error(`${missing} links still missing after ${CONNECT_DEADLINE_MS} ms`);
     await sleep(50);
@@ -259,6 +261,10 @@ async function runMode(mode: GossipMode): Promise<Record<string, unknown>[]> {
           grpcAddress: '127.0.0.1:0',
           logger: logger.child({ node: i }),
           tuning: { gossipMode: mode },
+          // The reference graph and nothing else: discovery must not add links.
+          discovery: { autoConnect: 'off' },
+          // Gossip alone: broadcasts are not also relayed as chain transactions.
+          chain: { recordBroadcasts: false },
         }),
       );
     }

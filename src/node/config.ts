@@ -36,6 +36,11 @@ export interface NodeChainConfig {
   mineEmpty?: boolean;
   /** Signature worker threads; 0 (default) verifies on the event loop. */
   verifierThreads?: number;
+  /**
+   * False: broadcasts are not also submitted as chain transactions (default
+   * true). The broadcast benchmark measures gossip alone with this off.
+   */
+  recordBroadcasts?: boolean;
 }
 
 export interface NodeTuning {

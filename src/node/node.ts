@@ -305,6 +305,7 @@ export class Node implements NodeApi {
   async broadcast(topic: string, payload: Uint8Array): Promise<StoredMessage> {
     const r = this.running();
     const msg = await r.gossip.broadcast(topic, payload);
+    if (this.config.chain?.recordBroadcasts === false) return msg;
     // Every broadcast also becomes a transaction signed by this node, so it ends up in the chain.
     r.chain.submitOwn(topic, payload).then(
       ({ tx, reason }) => {
