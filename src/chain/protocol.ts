@@ -85,9 +85,8 @@ const CASES = ['chainStatus', 'chainGetBlocks', 'chainBlocks', 'chainNewBlock', 
 /**
  * The chain protocol: head announcements (Status), locator-based block
  * download (GetBlocks/Blocks), new block relay and transaction relay. Sync
- * has one batch request out at a time, taking turns among the peers that
- * report more work than ours (it starts with the one reporting the most);
- * a block whose parent is unknown makes us ask its sender for what we miss.
+ * runs from one peer at a time, the one reporting the most work; a block
+ * whose parent is unknown makes us ask its sender for what we miss.
  */
 export class ChainProtocol implements Protocol {
   readonly name = 'chain';
@@ -332,24 +331,13 @@ export class ChainProtocol implements Protocol {
       `chain sync: height ${status.height}/${status.targetHeight} (${status.percent.toFixed(1)}%)`,
     );
     if (blocks.length > 0 && s.work > this.chain.head.work && !s.peer.closed) {
-      // Spread the download over every peer that has more work than us, one batch each in turn.
-      const next = this.nextSyncPeer(s);
-      this.syncPeer = next;
-      this.requestBlocks(next);
+      this.requestBlocks(s);
       return;
     }
     // Nothing more to get from this peer: it claimed more work than it served, or we caught up.
     if (s.work > this.chain.head.work) s.work = 0n;
     this.syncPeer = undefined;
     this.maybeSync();
-  }
-
-  /** The peer after `current` (in connection order) that reports more work than our head, else `current`. */
-  private nextSyncPeer(current: PeerState): PeerState {
-    const ahead = [...this.peers.values()].filter((p) => p.work > this.chain.head.work && !p.peer.closed && p.inflight === 0);
-    if (ahead.length === 0) return current;
-    const i = ahead.indexOf(current);
-    return ahead[(i + 1) % ahead.length]!;
   }
 
   private async onNewBlock(s: PeerState, block: Block): Promise<void> {

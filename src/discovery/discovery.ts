@@ -453,6 +453,7 @@ export class Discovery implements Protocol {
       query: async (c) => {
         const nodes = await this.query(c, target, Math.min(this.o.tuning.queryTimeoutMs, Math.max(1, deadlineMs - Date.now())));
         this.heard({ ...c, lastSeenMs: Date.now() });
+        this.o.store.learn(c.address, 'dht', c.id);
         return nodes;
       },
     });
