@@ -32,6 +32,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const STATUS_INTERVAL_MS = 200;
 /** Transactions to relay are collected this long and sent in one frame per peer. */
 const TX_FLUSH_MS = 50;
+/** Chain messages of one peer waiting to be handled before it counts as a flood. */
+const MAX_QUEUED_MESSAGES = 256;
 /** Transaction ids remembered per peer as already known to it. */
 const KNOWN_TXS_PER_PEER = 20_000;
 
@@ -50,6 +52,7 @@ interface PeerState {
   flushTimer: NodeJS.Timeout | undefined;
   /** Messages of one peer are handled in arrival order. */
   queue: Promise<unknown>;
+  queued: number;
 }
 
 export interface SyncStatus {
@@ -85,8 +88,9 @@ const CASES = ['chainStatus', 'chainGetBlocks', 'chainBlocks', 'chainNewBlock', 
 /**
  * The chain protocol: head announcements (Status), locator-based block
  * download (GetBlocks/Blocks), new block relay and transaction relay. Sync
- * runs from one peer at a time, the one reporting the most work; a block
- * whose parent is unknown makes us ask its sender for what we miss.
+ * has one batch request out at a time, taking turns among the peers that
+ * report more work than ours (it starts with the one reporting the most);
+ * a block whose parent is unknown makes us ask its sender for what we miss.
  */
 export class ChainProtocol implements Protocol {
   readonly name = 'chain';
@@ -131,6 +135,7 @@ export class ChainProtocol implements Protocol {
       pendingTxs: [],
       flushTimer: undefined,
       queue: Promise.resolve(),
+      queued: 0,
     };
     this.peers.set(peer.id, state);
     peer.send(this.statusEnvelope());
@@ -153,7 +158,10 @@ export class ChainProtocol implements Protocol {
   onMessage(peer: Peer, env: Envelope): Promise<void> {
     const s = this.peers.get(peer.id);
     if (s === undefined) return Promise.resolve();
-    const run = s.queue.then(() => this.handle(s, env));
+    // Handling is asynchronous (signature checks, LevelDB): a peer may not pile up work faster than we do it.
+    if (s.queued >= MAX_QUEUED_MESSAGES) return Promise.reject(chainMisbehaviour(peer, `over ${MAX_QUEUED_MESSAGES} chain messages waiting`));
+    s.queued++;
+    const run = s.queue.then(() => this.handle(s, env)).finally(() => s.queued--);
     s.queue = run.catch(() => undefined);
     return run;
   }
@@ -331,13 +339,24 @@ export class ChainProtocol implements Protocol {
       `chain sync: height ${status.height}/${status.targetHeight} (${status.percent.toFixed(1)}%)`,
     );
     if (blocks.length > 0 && s.work > this.chain.head.work && !s.peer.closed) {
-      this.requestBlocks(s);
+      // Spread the download over every peer that has more work than us, one batch each in turn.
+      const next = this.nextSyncPeer(s);
+      this.syncPeer = next;
+      this.requestBlocks(next);
       return;
     }
     // Nothing more to get from this peer: it claimed more work than it served, or we caught up.
     if (s.work > this.chain.head.work) s.work = 0n;
     this.syncPeer = undefined;
     this.maybeSync();
+  }
+
+  /** The peer after `current` (in connection order) that reports more work than our head, else `current`. */
+  private nextSyncPeer(current: PeerState): PeerState {
+    const ahead = [...this.peers.values()].filter((p) => p.work > this.chain.head.work && !p.peer.closed && p.inflight === 0);
+    if (ahead.length === 0) return current;
+    const i = ahead.indexOf(current);
+    return ahead[(i + 1) % ahead.length]!;
   }
 
   private async onNewBlock(s: PeerState, block: Block): Promise<void> {
