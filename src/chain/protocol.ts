@@ -70,6 +70,8 @@ export interface ChainProtocolOptions {
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;
   /** Frame limit of the session: a block reply stays well under it. */
   maxFrameBytes: number;
+  /** Told when a download from peers starts (true) and when it ends (false). */
+  onSyncing?: (syncing: boolean) => void;
 }
 
 /**
@@ -150,7 +152,7 @@ export class ChainProtocol implements Protocol {
     clearTimeout(s.flushTimer);
     this.peers.delete(peer.id);
     if (this.syncPeer === s) {
-      this.syncPeer = undefined;
+      this.setSyncPeer(undefined);
       this.maybeSync();
     }
   }
@@ -263,6 +265,12 @@ export class ChainProtocol implements Protocol {
     for (const s of this.peers.values()) s.peer.send(env);
   }
 
+  private setSyncPeer(s: PeerState | undefined): void {
+    const was = this.syncPeer !== undefined;
+    this.syncPeer = s;
+    if (was !== (s !== undefined)) this.options.onSyncing?.(s !== undefined);
+  }
+
   /** Start downloading from the peer with the most work, if it has more than we do. */
   private maybeSync(): void {
     if (this.stopped || this.syncPeer !== undefined) return;
@@ -271,7 +279,7 @@ export class ChainProtocol implements Protocol {
       if (s.work > this.chain.head.work && (best === undefined || s.work > best.work)) best = s;
     }
     if (best === undefined) return;
-    this.syncPeer = best;
+    this.setSyncPeer(best);
     this.options.logger.info({ peer: best.peer.id, height: this.chain.height, target: best.height }, `chain sync from ${best.peer.id.slice(0, 16)}: height ${this.chain.height}/${best.height}`);
     this.requestBlocks(best);
   }
@@ -289,7 +297,7 @@ export class ChainProtocol implements Protocol {
       // Not asked again until it announces a new head.
       s.work = 0n;
       if (this.syncPeer === s) {
-        this.syncPeer = undefined;
+        this.setSyncPeer(undefined);
         this.maybeSync();
       }
     }, REQUEST_TIMEOUT_MS);
@@ -341,13 +349,13 @@ export class ChainProtocol implements Protocol {
     if (blocks.length > 0 && s.work > this.chain.head.work && !s.peer.closed) {
       // Spread the download over every peer that has more work than us, one batch each in turn.
       const next = this.nextSyncPeer(s);
-      this.syncPeer = next;
+      this.setSyncPeer(next);
       this.requestBlocks(next);
       return;
     }
     // Nothing more to get from this peer: it claimed more work than it served, or we caught up.
     if (s.work > this.chain.head.work) s.work = 0n;
-    this.syncPeer = undefined;
+    this.setSyncPeer(undefined);
     this.maybeSync();
   }
 

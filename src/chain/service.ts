@@ -41,6 +41,9 @@ export interface SubmitResult {
  */
 export class ChainNode {
   private miner: Miner | undefined;
+  /** Pausing and resuming the miner happen in order. */
+  private minerSwitch: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   private constructor(
     readonly chain: Chain,
@@ -61,12 +64,39 @@ export class ChainNode {
       throw err;
     }
     const pool = new TxPool(chain, { verifier });
-    const protocol = new ChainProtocol(chain, pool, { logger: options.logger, maxFrameBytes: options.maxFrameBytes });
+    let node: ChainNode | undefined;
+    const protocol = new ChainProtocol(chain, pool, {
+      logger: options.logger,
+      maxFrameBytes: options.maxFrameBytes,
+      onSyncing: (syncing) => node?.syncingChanged(syncing),
+    });
     const head = chain.head;
     options.logger.info({ network: options.params.network, height: head.height, head: head.hashHex }, `chain loaded at height ${head.height}`);
-    return new ChainNode(chain, pool, protocol, verifier, options);
+    node = new ChainNode(chain, pool, protocol, verifier, options);
+    return node;
   }
 
+  /**
+   * No mining while blocks are downloaded: the worker would compete with the
+   * signature workers for the cores, and its blocks would build on a head
+   * that is about to be left behind.
+   */
+  private syncingChanged(syncing: boolean): void {
+    const miner = this.miner;
+    if (miner === undefined || this.stopped) return;
+    if (syncing && miner.isRunning) {
+      this.options.logger.info('mining paused while syncing');
+      this.minerSwitch = this.minerSwitch.then(() => miner.stop()).catch((err: unknown) => this.options.logger.warn({ err }, 'pausing the miner failed'));
+    } else if (!syncing) {
+      this.minerSwitch = this.minerSwitch.then(() => {
+        if (this.stopped || miner.isRunning || this.protocol.syncStatus().syncing) return;
+        this.options.logger.info('mining resumed');
+        miner.start();
+      });
+    }
+  }
+
+  /** Mining now (false while paused for a sync). */
   get mining(): boolean {
     return this.miner?.isRunning ?? false;
   }
@@ -84,13 +114,16 @@ export class ChainNode {
       }
     });
     miner.on('error', (err) => o.logger.warn({ err }, 'mining failed'));
-    miner.start();
     this.miner = miner;
+    // A download that began before this point keeps the miner paused until it ends.
+    if (!this.protocol.syncStatus().syncing) miner.start();
     o.logger.info({ minerKey: toHex(minerKey), mineEmpty: o.mineEmpty ?? false }, 'mining');
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.protocol.stop();
+    await this.minerSwitch;
     await this.miner?.stop().catch((err: unknown) => this.options.logger.warn({ err }, 'stopping the miner failed'));
     this.pool.detach();
     await this.verifier.close?.();

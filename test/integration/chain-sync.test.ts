@@ -1,6 +1,7 @@
 /**
  * A fresh daemon joins one holding 2,000 regtest blocks and reaches the same
- * head through locator sync, logging its progress on the way.
+ * head through locator sync, logging its progress on the way; a third one
+ * downloads from both in turn.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -48,6 +49,19 @@ describe('chain sync', () => {
     assert.ok(progress.length >= 2, 'progress logged per batch');
     assert.equal(progress.at(-1)!.height, BLOCKS);
     assert.equal(progress.at(-1)!.target, BLOCKS);
+    // A third node with both as peers takes its batches from each of them in turn.
+    // C also mines: it must hold off while it downloads, and mine after.
+    const c = await net.start({ name: 'C', peers: [a.address, b.address], args: [...REGTEST, '--mine'] });
+    const apiC = await apiOf(c);
+    after(() => apiC.channel.close());
+    await pollUntil(async () => (await apiC.chain.getHead({})).head!.hash === built.headHash, 120_000, `C at A's head`, 250);
+    const servedBy = new Set(c.logs.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('chain sync: height')).map((r) => r.peer));
+    assert.deepEqual([...servedBy].sort(), [a.nodeId, b.nodeId].sort(), 'C downloaded from both peers');
+    await c.waitForLog((r) => r.msg === 'mining resumed', 15_000, '"mining resumed" after the sync');
+    assert.ok(c.logs.some((r) => r.msg === 'mining paused while syncing'), 'C paused mining during the download');
+    assert.ok(!c.logs.some((r) => typeof r.msg === 'string' && r.msg.startsWith('mined block')), 'C mined nothing while it was behind');
+    await apiC.messages.broadcast({ topic: 'chat', payload: new TextEncoder().encode('after the sync') });
+    await c.waitForLog((r) => r.msg === `mined block ${BLOCKS + 1}`, 15_000, 'C mines on top of the synced chain');
     // Both hold the same transactions at the same heights.
     const [x, y] = await Promise.all([apiA.chain.getBlock({ selector: { case: 'height', value: 1234n } }), apiB.chain.getBlock({ selector: { case: 'height', value: 1234n } })]);
     assert.equal(y.block!.hash, x.block!.hash);
