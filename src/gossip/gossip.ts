@@ -81,6 +81,15 @@ export const GOSSIP_DEFAULTS = {
   missingEntries: 4096,
 };
 
+interface PendingId {
+  id: Uint8Array;
+  key: string;
+  due: number;
+}
+
+/** Announcement delays grow with the hop count up to this many hops. */
+const MAX_DELAY_HOPS = 8;
+
 /** Gossip's view of one open session. */
 interface Link {
   peer: Peer;
@@ -88,9 +97,8 @@ interface Link {
   tree: boolean;
   /** We push full messages to it (always true for a version-1 peer). */
   eager: boolean;
-  /** Ids waiting for the next announcement flush. */
-  pending: Uint8Array[];
-  pendingKeys: string[];
+  /** Ids waiting to be announced, each with the time it is due. */
+  pending: PendingId[];
   counters: LinkGossipCounters;
 }
 
@@ -142,6 +150,8 @@ export class Gossip implements Protocol {
   private readonly listeners = new Set<(msg: StoredMessage) => void>();
   private readonly cfg: typeof GOSSIP_DEFAULTS;
   private flushTimer: NodeJS.Timeout | undefined;
+  private flushAt = Number.POSITIVE_INFINITY;
+  private readonly localHex: string;
   private closed = false;
 
   constructor(private readonly opts: GossipOptions) {
@@ -155,6 +165,7 @@ export class Gossip implements Protocol {
       missingEntries: opts.missingEntries ?? GOSSIP_DEFAULTS.missingEntries,
     };
     this.mode = this.cfg.mode;
+    this.localHex = HEX(opts.localId);
     // A flooding node speaks only version 1, so tree peers flood to it too.
     this.versions = this.mode === 'tree' ? [TREE_VERSION, 1] : [1];
     this.seen = new SeenCache(opts.seenCacheEntries, opts.seenCacheTtlMs);
@@ -173,7 +184,7 @@ export class Gossip implements Protocol {
   onOpen(peer: Peer): void {
     const tree = this.mode === 'tree' && (peer.remoteProtocols.get(this.name)?.includes(TREE_VERSION) ?? false);
     // Every new link starts in the tree; the first duplicate it carries prunes it.
-    this.links.set(peer.id, { peer, tree, eager: true, pending: [], pendingKeys: [], counters: emptyLinkCounters() });
+    this.links.set(peer.id, { peer, tree, eager: true, pending: [], counters: emptyLinkCounters() });
   }
 
   onClose(peer: Peer): void {
@@ -189,6 +200,7 @@ export class Gossip implements Protocol {
     this.missing.stop();
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.flushAt = Number.POSITIVE_INFINITY;
   }
 
   /** Every delivered message, in seq order. */
@@ -222,7 +234,7 @@ export class Gossip implements Protocol {
     const key = KEY(id);
     this.seen.add(key);
     const delivered = this.deliver(msg, 0);
-    this.relay(key, id, topic, body, undefined);
+    this.relay(key, id, topic, body, undefined, 0);
     const stored = await delivered;
     if (stored === undefined) throw new PheromonesError('internal', 'a fresh broadcast id is already in the message log');
     return stored;
@@ -304,20 +316,35 @@ export class Gossip implements Protocol {
       msg.ttl = ttl;
       msg.hops = hops;
       const body = encodeGossip(msg);
-      this.relay(key, msg.id, msg.topic, body, link, wasMissing?.announcers);
+      this.relay(key, msg.id, msg.topic, body, link, hops, wasMissing?.announcers);
     }
     return this.deliver(msg, hops).then(() => undefined);
   }
 
   /** Push `body` to the tree (to everyone when flooding), announce it on the other links. */
-  private relay(key: string, id: Uint8Array, topic: string, body: Uint8Array, from: Link | undefined, announcers: string[] = []): void {
+  private relay(
+    key: string,
+    id: Uint8Array,
+    topic: string,
+    body: Uint8Array,
+    from: Link | undefined,
+    hops: number,
+    announcers: string[] = [],
+  ): void {
     const counters = this.topics.get(topic);
     if (this.mode === 'tree') {
       const knownBy = new Set<string>(announcers);
       if (from !== undefined) knownBy.add(from.peer.id);
       this.cache.add(key, { body, topic, knownBy });
     }
-    let announced = false;
+    // Both ends of a lazy link usually hold the message: only one needs to
+    // announce it. The end nearer the origin (fewer hops) announces first and
+    // the other, hearing that announcement before its own is due, leaves the
+    // id out; on equal hops the lower node id goes first.
+    const flushMs = this.cfg.ihaveFlushMs;
+    const delay = flushMs * (1 + Math.min(hops, MAX_DELAY_HOPS));
+    const now = Date.now();
+    let firstDue = Number.POSITIVE_INFINITY;
     for (const link of this.links.values()) {
       if (link === from) continue;
       if (link.eager || !link.tree) {
@@ -327,37 +354,52 @@ export class Gossip implements Protocol {
           counters.payloadsSent++;
         }
       } else {
-        if (link.pending.length === 0) link.pendingKeys.length = 0;
-        link.pending.push(id);
-        link.pendingKeys.push(key);
-        announced = true;
-        if (link.pending.length >= MAX_IDS_PER_FRAME) this.flushLink(link);
+        const due = now + delay + (link.peer.id < this.localHex ? flushMs / 2 : 0);
+        link.pending.push({ id, key, due });
+        firstDue = Math.min(firstDue, due);
+        if (link.pending.length >= MAX_IDS_PER_FRAME) this.flushLink(link, Number.POSITIVE_INFINITY);
       }
     }
-    if (announced) this.scheduleFlush();
+    if (firstDue !== Number.POSITIVE_INFINITY) this.armFlush(firstDue);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer !== undefined || this.closed) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      for (const link of this.links.values()) this.flushLink(link);
-    }, this.cfg.ihaveFlushMs);
+  private armFlush(due: number): void {
+    if (this.closed || due >= this.flushAt) return;
+    clearTimeout(this.flushTimer);
+    this.flushAt = due;
+    this.flushTimer = setTimeout(() => this.flushDue(), Math.max(0, due - Date.now()));
     this.flushTimer.unref?.();
   }
 
-  /** Send the pending announcements of one link, leaving out ids the peer is known to hold. */
-  private flushLink(link: Link): void {
+  /** Announce what is due, plus what would be due within half a flush period (fewer, fuller frames). */
+  private flushDue(): void {
+    this.flushTimer = undefined;
+    this.flushAt = Number.POSITIVE_INFINITY;
+    const until = Date.now() + this.cfg.ihaveFlushMs / 2;
+    let next = Number.POSITIVE_INFINITY;
+    for (const link of this.links.values()) {
+      this.flushLink(link, until);
+      for (const p of link.pending) next = Math.min(next, p.due);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armFlush(next);
+  }
+
+  /** Send the announcements of one link due by `until`, leaving out ids the peer is known to hold. */
+  private flushLink(link: Link, until: number): void {
     if (link.pending.length === 0) return;
     const ids: Uint8Array[] = [];
-    for (let i = 0; i < link.pending.length; i++) {
-      const entry = this.cache.get(link.pendingKeys[i]!);
+    const later: PendingId[] = [];
+    for (const p of link.pending) {
+      if (p.due > until) {
+        later.push(p);
+        continue;
+      }
+      const entry = this.cache.get(p.key);
       if (entry?.knownBy.has(link.peer.id)) continue;
-      ids.push(link.pending[i]!);
+      ids.push(p.id);
       if (entry !== undefined) this.topics.get(entry.topic).ihaveSent++;
     }
-    link.pending = [];
-    link.pendingKeys = [];
+    link.pending = later;
     if (ids.length === 0) return;
     if (this.send(link, encode({ case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) }))) {
       link.counters.ihaveSent += ids.length;

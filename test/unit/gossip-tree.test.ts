@@ -89,7 +89,7 @@ describe('Gossip tree mode (Plumtree)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function setup(names = ['aa', 'bb', 'cc']) {
+  async function setup(names = ['aa', 'bb', 'cc'], ihaveFlushMs = 2) {
     const db = await openDatabase(join(dir, `db${dbs.length}`), dir);
     dbs.push(db);
     const gossip = new Gossip({
@@ -100,7 +100,7 @@ describe('Gossip tree mode (Plumtree)', () => {
       seenCacheTtlMs: 60_000,
       log: await MessageLog.open(db),
       logger: pino({ level: 'silent' }),
-      ihaveFlushMs: 2,
+      ihaveFlushMs,
       graftTimeoutMs: 20,
       graftRetryMs: 10,
     });
@@ -204,6 +204,21 @@ describe('Gossip tree mode (Plumtree)', () => {
     assert.equal(b.sent.filter((k) => k.case === 'gossipGraft').length, 1);
     assert.ok(!announced(c).includes(hex(m.id)), 'no announcement to a peer that announced the id');
     assert.equal(payloads(c).length, 0);
+  });
+
+  it('leaves out of an announcement an id the peer announced to us meanwhile', async () => {
+    const { gossip, peers } = await setup(['aa', 'bb', 'cc'], 100);
+    const [a, , c] = peers;
+    await gossip.onMessage(c, prune());
+    const m1 = message('heard of');
+    await gossip.onMessage(a, gossipEnv(m1));
+    // c got m1 elsewhere and says so before our announcement is due.
+    await gossip.onMessage(c, ihave(m1.id));
+    const m2 = message('not heard of');
+    await gossip.onMessage(a, gossipEnv(m2));
+    await c.next((k) => k.case === 'gossipIhave' && k.value.ids.some((id) => hex(id) === hex(m2.id)));
+    assert.ok(!announced(c).includes(hex(m1.id)));
+    assert.equal(gossip.stats.ihaveSent, 1);
   });
 
   it('asks the next announcer when the first one left', async () => {
