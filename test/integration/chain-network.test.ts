@@ -4,7 +4,7 @@
  * every node reports the same head and the same transactions in the same order.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { once } from 'node:events';
@@ -44,6 +44,12 @@ describe('chain across three daemons', () => {
     assert.match(listed, /alice/);
     assert.match(listed, /bob/);
     assert.match(ok(await cli(['keys', 'show', 'alice'], env), 'keys show'), new RegExp(alice.address));
+    const exported = JSON.parse(ok(await cli(['keys', 'export', 'alice', '-y', '--password-file', pw, '--json'], env), 'keys export')) as { secretKey: string };
+    const file = await readFile(join(keystore, 'alice.json'), 'utf8');
+    const secret = Buffer.from(exported.secretKey, 'hex');
+    for (const form of [exported.secretKey, exported.secretKey.toUpperCase(), secret.toString('base64'), secret.toString('base64url')]) {
+      assert.ok(!file.includes(form), 'the keystore file does not hold the secret in the clear');
+    }
     const wrong = join(keystore, 'wrong');
     await writeFile(wrong, 'not it\n');
     const refused = await cli(['msg', 'send', 'never sent', '--from', 'alice', '--password-file', wrong, '--rpc', apis[0]!.rpc, '--data-dir', a.dataDir], env);
