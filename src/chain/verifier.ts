@@ -69,11 +69,18 @@ export class VerifierPool implements SignatureVerifier {
   private next = 0;
   private closed = false;
 
+  private readonly threadCount: number;
+
   constructor(options: { threads?: number; cacheSize?: number; inlineBelow?: number } = {}) {
     this.cache = new VerifiedCache(options.cacheSize ?? 50_000);
     this.inlineBelow = options.inlineBelow ?? 4;
-    const threads = Math.max(1, options.threads ?? availableParallelism());
-    for (let i = 0; i < threads; i++) {
+    this.threadCount = Math.max(1, options.threads ?? availableParallelism());
+  }
+
+  /** Threads start with the first batch big enough to need them: a node that never syncs never pays for them. */
+  private startWorkers(): void {
+    if (this.workers.length > 0) return;
+    for (let i = 0; i < this.threadCount; i++) {
       const w = new Worker(new URL('./verify-worker.js', import.meta.url));
       w.on('message', (r: VerifyResult) => {
         const p = this.pending.get(r.jobId);
@@ -88,7 +95,7 @@ export class VerifierPool implements SignatureVerifier {
   }
 
   get threads(): number {
-    return this.workers.length;
+    return this.threadCount;
   }
 
   private failAll(err: Error): void {
@@ -125,6 +132,7 @@ export class VerifierPool implements SignatureVerifier {
       }
       return -1;
     }
+    this.startWorkers();
     const chunks = Math.min(this.workers.length, todo.length);
     const size = Math.ceil(todo.length / chunks);
     const parts: Promise<Uint8Array>[] = [];
