@@ -135,8 +135,8 @@ describe('Gossip tree mode (Plumtree)', () => {
 
     const m2 = message('two');
     const m3 = message('three');
-    await gossip.onMessage(a, gossipEnv(m2));
-    await gossip.onMessage(a, gossipEnv(m3));
+    // Relayed in the same tick (the relay happens before the log write is awaited).
+    await Promise.all([gossip.onMessage(a, gossipEnv(m2)), gossip.onMessage(a, gossipEnv(m3))]);
     assert.equal(payloads(b).length, 1, 'no more full copies to the pruned link');
     assert.equal(payloads(c).length, 3);
     await b.next((k) => k.case === 'gossipIhave');
@@ -211,9 +211,10 @@ describe('Gossip tree mode (Plumtree)', () => {
     const [a, , c] = peers;
     await gossip.onMessage(c, prune());
     const m1 = message('heard of');
-    await gossip.onMessage(a, gossipEnv(m1));
+    const relayed = gossip.onMessage(a, gossipEnv(m1));
     // c got m1 elsewhere and says so before our announcement is due.
     await gossip.onMessage(c, ihave(m1.id));
+    await relayed;
     const m2 = message('not heard of');
     await gossip.onMessage(a, gossipEnv(m2));
     await c.next((k) => k.case === 'gossipIhave' && k.value.ids.some((id) => hex(id) === hex(m2.id)));
