@@ -4,7 +4,7 @@ import { clock, peerSummary, printable, reason } from '../../format.js';
 import { untilInterrupted } from '../../interrupt.js';
 
 export default class PeersWatch extends BaseCommand {
-  static override summary = 'Print peer connections and disconnections until Ctrl-C (PeerService.SubscribePeerEvents).';
+  static override summary = 'Print peer connections, disconnections and bans until Ctrl-C (PeerService.SubscribePeerEvents).';
   static override examples = ['<%= config.bin %> peers watch', '<%= config.bin %> peers watch --json'];
 
   async run(): Promise<void> {
@@ -20,6 +20,10 @@ export default class PeersWatch extends BaseCommand {
             const who = ev.peer ? peerSummary(ev.peer) : '?';
             const at = `[${clock(Date.now())}]`;
             if (ev.type === PeerEventType.CONNECTED) return `${at} connected ${who}`;
+            if (ev.type === PeerEventType.BANNED) {
+              const until = ev.ban ? new Date(Number(ev.ban.expiresAtMs)).toISOString() : '?';
+              return `${at} banned ${ev.ban?.target ?? '?'} until ${until} (${printable(Buffer.from(ev.ban?.reason ?? ''))})`;
+            }
             const detail = ev.detail ? `: ${printable(Buffer.from(ev.detail))}` : '';
             return `${at} disconnected ${who} (${reason(ev.reason)}${detail})`;
           },
