@@ -24,9 +24,9 @@ export interface PeerManagerOptions {
   maxOutbound: number;
   logger: Logger;
   dial: Dialer;
-  /** Flood limit: frames a peer may send per second on average (default 5000) ... */
+  /** Flood limit: frames a peer may send per second on average (default 20000; gossip at full speed stays below) ... */
   frameRate?: number;
-  /** ... and in one burst (default 20000). */
+  /** ... and in one burst (default 50000). */
   frameBurst?: number;
   /** Misbehaviour points at which a peer is banned (default 100). */
   banThreshold?: number;
@@ -106,8 +106,8 @@ export class PeerManager {
 
   constructor(private readonly opts: PeerManagerOptions) {
     this.log = opts.logger;
-    this.frameRate = opts.frameRate ?? 5_000;
-    this.frameBurst = opts.frameBurst ?? 20_000;
+    this.frameRate = opts.frameRate ?? 20_000;
+    this.frameBurst = opts.frameBurst ?? 50_000;
     this.banThreshold = opts.banThreshold ?? 100;
   }
 
