@@ -94,7 +94,9 @@ describe('gossip tree through real daemons', () => {
       if (k === KILL_SECOND_AT) await nodes[7]!.kill();
       if (k === JOIN_AT) {
         joiner = await net.start({ name: 'joiner', peers: [nodes[3]!.address], args: [...ARGS, '--max-outbound', '0'] });
+        // Joined: both ends have the session (node 3 pushes only once it has registered it).
         await joiner.waitForPeers([nodes[3]!.nodeId], WAIT_MS);
+        await nodes[3]!.waitForPeers([joiner.nodeId], WAIT_MS);
         joinedAt = k;
       }
       const text = `stream #${k}`;
