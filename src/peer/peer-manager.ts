@@ -24,7 +24,7 @@ export interface PeerManagerOptions {
   maxOutbound: number;
   logger: Logger;
   dial: Dialer;
-  /** Flood limit: frames a peer may send per second on average (default 20000; gossip at full speed stays below) ... */
+  /** Flood limit: frames a peer may send per second on average (default 20000, far above what gossip sends) ... */
   frameRate?: number;
   /** ... and in one burst (default 50000). */
   frameBurst?: number;
