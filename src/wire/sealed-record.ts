@@ -30,8 +30,14 @@ export interface RawRecord {
 export class RecordReader {
   private readonly queue = new ByteQueue();
   private readonly maxLength: number;
-  /** Holds records up to twice the batch size (a batch, or one 64 KiB message); larger ones get their own buffer. */
-  private readonly scratch = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 2 * RECORD_PLAINTEXT_TARGET + RECORD_TAG_BYTES);
+  /**
+   * Holds records up to twice the batch size (a batch, or one 64 KiB message);
+   * larger ones get their own buffer. Made on the first record that straddles
+   * received chunks, so idle connections do not each hold 128 KiB.
+   */
+  private scratch: Buffer | undefined;
+  private readonly scratchBuffer = (): Buffer =>
+    (this.scratch ??= Buffer.allocUnsafe(RECORD_HEADER_BYTES + 2 * RECORD_PLAINTEXT_TARGET + RECORD_TAG_BYTES));
 
   constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
     this.maxLength = maxRecordLength(maxFrameBytes);
@@ -49,7 +55,7 @@ export class RecordReader {
       throw new MalformedRecordError(`record of ${length} bytes is below the minimum of ${MIN_RECORD_LENGTH}`);
     }
     if (this.queue.length < RECORD_HEADER_BYTES + length) return undefined;
-    const whole = this.queue.take(RECORD_HEADER_BYTES + length, this.scratch);
+    const whole = this.queue.take(RECORD_HEADER_BYTES + length, this.scratchBuffer);
     const ctEnd = RECORD_HEADER_BYTES + length - RECORD_TAG_BYTES;
     return {
       header: whole.subarray(0, RECORD_HEADER_BYTES),
