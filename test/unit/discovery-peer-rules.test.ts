@@ -1,58 +1,20 @@
 /** The peer layer's slot, ban and misbehaviour rules that discovery relies on. */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import { create, fromBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { pino } from 'pino';
 import {
   DirectSchema,
   DisconnectReason,
-  EnvelopeSchema,
-  NodeHelloSchema,
   type Envelope,
-  type NodeHello,
 } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import { DEFAULT_TUNING } from '../../src/node/config.js';
 import type { PeerEvent } from '../../src/node/types.js';
 import type { Peer } from '../../src/peer/peer.js';
 import { PeerManager, type PeerManagerOptions } from '../../src/peer/peer-manager.js';
 import type { Protocol } from '../../src/peer/protocol.js';
-import type { CloseInfo, Direction, Lane, SecureConnection } from '../../src/transport/types.js';
-
-class FakeConn extends EventEmitter implements SecureConnection {
-  readonly remoteHello: NodeHello;
-  readonly remoteAddress = '127.0.0.1';
-  bytesWritten = 0;
-  bytesRead = 0;
-  queuedBytes = 0;
-  closed = false;
-  closeReason: DisconnectReason | undefined;
-
-  constructor(
-    readonly direction: Direction,
-    readonly remoteId: string,
-    protocols: { name: string; versions: number[] }[],
-    listenPort = 7000,
-    readonly remotePort = 40_000 + Math.floor(Math.random() * 1000),
-  ) {
-    super();
-    this.remoteHello = create(NodeHelloSchema, { listenPort, protocols, userAgent: 'fake' });
-  }
-  send(_env: Envelope, _lane: Lane = 'bulk'): void {}
-  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): void {
-    this.send(fromBinary(EnvelopeSchema, body), lane);
-  }
-  close(reason: DisconnectReason, detail = ''): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeReason = reason;
-    const info: CloseInfo = { reason, detail, remote: false };
-    process.nextTick(() => this.emit('close', info));
-  }
-  deliver(kind: Envelope['kind']): void {
-    this.emit('message', create(EnvelopeSchema, { kind }), 10);
-  }
-}
+import { FakeConn } from '../helpers/fake-connection.js';
+import type { SecureConnection } from '../../src/transport/types.js';
 
 const LOCAL = '55'.repeat(32);
 const REMOTE = 'ee'.repeat(32);

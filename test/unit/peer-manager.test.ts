@@ -1,63 +1,22 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import { create, fromBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { pino } from 'pino';
 import { PheromonesError } from '../../src/errors.js';
 import {
   DirectSchema,
   DisconnectReason,
   EnvelopeSchema,
-  NodeHelloSchema,
   PongSchema,
   type Envelope,
-  type NodeHello,
 } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import { DEFAULT_TUNING, type NodeTuning } from '../../src/node/config.js';
 import type { DisconnectCause, PeerEvent } from '../../src/node/types.js';
 import type { Peer } from '../../src/peer/peer.js';
 import { PeerManager } from '../../src/peer/peer-manager.js';
 import type { Protocol } from '../../src/peer/protocol.js';
-import type { CloseInfo, Direction, Lane, SecureConnection } from '../../src/transport/types.js';
-
-/** A connection that records what is sent and closes when told; the test plays the remote. */
-class FakeConn extends EventEmitter implements SecureConnection {
-  readonly remoteHello: NodeHello;
-  readonly remoteAddress = '127.0.0.1';
-  bytesWritten = 0;
-  bytesRead = 0;
-  queuedBytes = 0;
-  closed = false;
-  closeReason: DisconnectReason | undefined;
-  readonly sent: { env: Envelope; lane: Lane }[] = [];
-
-  constructor(
-    readonly direction: Direction,
-    readonly remoteId: string,
-    protocols: { name: string; versions: number[] }[] = [{ name: 'echo', versions: [1] }],
-    readonly remotePort = 40_000 + Math.floor(Math.random() * 1000),
-  ) {
-    super();
-    this.remoteHello = create(NodeHelloSchema, { listenPort: 7000, protocols, userAgent: 'fake' });
-  }
-  send(env: Envelope, lane: Lane = 'bulk'): void {
-    this.sent.push({ env, lane });
-  }
-  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): void {
-    this.send(fromBinary(EnvelopeSchema, body), lane);
-  }
-  close(reason: DisconnectReason, detail = ''): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeReason = reason;
-    const info: CloseInfo = { reason, detail, remote: false };
-    process.nextTick(() => this.emit('close', info));
-  }
-  /** The remote sends one envelope. */
-  deliver(kind: Envelope['kind']): void {
-    this.emit('message', create(EnvelopeSchema, { kind }), 10);
-  }
-}
+import { FakeConn } from '../helpers/fake-connection.js';
+import type { CloseInfo } from '../../src/transport/types.js';
 
 const LOCAL = '55'.repeat(32);
 const LOWER = '11'.repeat(32);
