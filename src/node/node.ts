@@ -235,9 +235,8 @@ export class Node implements NodeApi {
     await r.peers.stop();
     await r.chain.stop().catch((err: unknown) => this.config.logger.warn({ err }, 'stopping the chain failed'));
     r.gossip.close();
-    // A socket closed before the transport resumed reading never sees the
-    // remote's FIN and lingers until the transport's 2 s destroy timer; do not
-    // let that hold stop() (or an otherwise idle event loop) longer.
+    // A peer that never answers our Disconnect keeps its socket until the
+    // transport's 2 s destroy timer; shutdown must not wait on it longer.
     await raceTimeout(listenerClosed, LISTENER_CLOSE_WAIT_MS);
     await r.log.flush();
     await r.db.close();

@@ -362,16 +362,16 @@ export class PeerManager {
 
   private admit(conn: SecureConnection, persistentHint: boolean): Peer {
     if (this.stopped) {
-      refuse(conn, DisconnectReason.REQUESTED, 'node shutting down');
+      conn.close(DisconnectReason.REQUESTED, 'node shutting down');
       throw new PheromonesError('unavailable', 'the node is shutting down');
     }
     if (conn.remoteId === this.opts.localId) {
-      refuse(conn, DisconnectReason.SELF, 'connected to itself');
+      conn.close(DisconnectReason.SELF, 'connected to itself');
       throw new PheromonesError('invalid-argument', 'that address is this node itself');
     }
     const banned = this.policy.refuse?.(conn);
     if (banned !== undefined) {
-      refuse(conn, DisconnectReason.BANNED, banned);
+      conn.close(DisconnectReason.BANNED, banned);
       throw new PheromonesError('refused', `${conn.remoteId} at ${formatAddress(conn.remoteAddress, conn.remotePort)} is banned: ${banned}`);
     }
     if (isQuerySession(conn)) return this.admitQuery(conn);
@@ -389,7 +389,7 @@ export class PeerManager {
     } else if (!persistent) {
       const max = conn.direction === 'inbound' ? this.opts.maxInbound : this.opts.maxOutbound;
       if (this.count(conn.direction) >= max) {
-        refuse(conn, DisconnectReason.TOO_MANY_PEERS, `all ${max} ${conn.direction} slots are in use`);
+        conn.close(DisconnectReason.TOO_MANY_PEERS, `all ${max} ${conn.direction} slots are in use`);
         throw new PheromonesError('resource-exhausted', `no free ${conn.direction} slot for ${conn.remoteId}`);
       }
     }
@@ -427,7 +427,7 @@ export class PeerManager {
   /** Serve a query session beside (never instead of) any real session with the same node. */
   private admitQuery(conn: SecureConnection): Peer {
     if (this.querySessions.size >= MAX_QUERY_SESSIONS) {
-      refuse(conn, DisconnectReason.TOO_MANY_PEERS, `${MAX_QUERY_SESSIONS} discovery query sessions already open`);
+      conn.close(DisconnectReason.TOO_MANY_PEERS, `${MAX_QUERY_SESSIONS} discovery query sessions already open`);
       throw new PheromonesError('resource-exhausted', `no room for a query session from ${conn.remoteId}`);
     }
     const peer = new Peer(conn, this.opts.tuning.maxQueuedBytes, false, Date.now());
@@ -660,14 +660,6 @@ export class PeerManager {
 /** How long a losing duplicate connection is still read before it is closed. */
 const DUPLICATE_GRACE_MS = 2_000;
 
-/**
- * Close a connection that was never admitted. Deferred one turn: the
- * transport starts reading a new connection on the next setImmediate, and a
- * socket closed before that never reads the remote's FIN and lingers.
- */
-function refuse(conn: SecureConnection, reason: DisconnectReason, detail: string): void {
-  setImmediate(() => conn.close(reason, detail));
-}
 
 function waitClosed(conn: SecureConnection): Promise<void> {
   if (conn.closed) return Promise.resolve();
