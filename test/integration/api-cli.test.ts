@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { apiOf, type NodeApiClients } from '../helpers/api.js';
 import { DaemonSet, freePort, pollUntil, REPO_ROOT, type Daemon } from '../helpers/daemon.js';
 import { ApiChannel } from '../../src/api/client.js';
 import { readCookie } from '../../src/api/auth.js';
@@ -67,19 +68,7 @@ function failsWith(r: CliResult, code: number, line: RegExp): void {
   assert.match(lines[0]!, line);
 }
 
-interface Api {
-  daemon: Daemon;
-  rpc: string;
-  flags: string[];
-  channel: ApiChannel;
-}
-
-async function apiOf(d: Daemon): Promise<Api> {
-  const r = await d.waitForLog((l) => l.msg === 'api listening', 15_000, '"api listening"');
-  const rpc = r.address as string;
-  const channel = new ApiChannel({ address: rpc, token: await readCookie(d.dataDir), timeoutMs: 10_000 });
-  return { daemon: d, rpc, flags: ['--rpc', rpc, '--data-dir', d.dataDir], channel };
-}
+type Api = NodeApiClients;
 
 describe('pheromones CLI against two daemons', () => {
   const net = new DaemonSet();

@@ -4,29 +4,18 @@ import { once } from 'node:events';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { ApiChannel } from '../../src/api/client.js';
-import { readCookie } from '../../src/api/auth.js';
 import { Chain } from '../../src/chain/chain.js';
 import { REGTEST } from '../../src/chain/params.js';
 import { ChainStore } from '../../src/chain/store.js';
 import { signTransaction } from '../../src/chain/transaction.js';
-import { ChainService, type ChainTransaction } from '../../src/gen/pheromones/admin/v1/chain_pb.js';
-import { MessageService } from '../../src/gen/pheromones/admin/v1/message_pb.js';
-import { PeerService } from '../../src/gen/pheromones/admin/v1/peer_pb.js';
-import { REPO_ROOT, type Daemon } from '../helpers/daemon.js';
+import type { ChainTransaction } from '../../src/gen/pheromones/admin/v1/chain_pb.js';
+import { REPO_ROOT } from '../helpers/daemon.js';
+import type { NodeApiClients } from '../helpers/api.js';
+export { apiOf, type NodeApiClients } from '../helpers/api.js';
 import { buildBlock, testKey } from '../unit/chain-helpers.js';
 
 export const CLI_BIN = join(REPO_ROOT, 'bin', 'run.js');
 const CLI_TIMEOUT_MS = 30_000;
-
-export type NodeApiClients = Awaited<ReturnType<typeof apiOf>>;
-
-export async function apiOf(d: Daemon) {
-  const r = await d.waitForLog((l) => l.msg === 'api listening', 15_000, '"api listening"');
-  const rpc = r.address as string;
-  const channel = new ApiChannel({ address: rpc, token: await readCookie(d.dataDir), timeoutMs: 10_000 });
-  return { daemon: d, rpc, channel, chain: channel.service(ChainService), messages: channel.service(MessageService), peers: channel.service(PeerService) };
-}
 
 export interface CliResult {
   code: number | null;

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { PeerDirection } from '../../src/gen/pheromones/admin/v1/peer_pb.js';
 import { Node } from '../../src/node/node.js';
 import type { PeerInfo } from '../../src/node/types.js';
+import { apiOf } from '../helpers/api.js';
 import { DaemonSet, freePort, makeTempDir, pollUntil, withTimeout, type Daemon } from '../helpers/daemon.js';
 
 /**
@@ -34,19 +36,35 @@ async function probe(from: Daemon, to: Daemon, text: string): Promise<void> {
   }
 }
 
+const PORT_ATTEMPTS = 3;
+
+/**
+ * Spawn A and B together, each with the other as persistent peer. Both
+ * ports must be known before either starts, so they come from freePort();
+ * another test may take one in between, and then the pair starts again.
+ */
+async function startPair(net: DaemonSet): Promise<{ a: Daemon; b: Daemon; addrA: string; addrB: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const addrA = `127.0.0.1:${await freePort()}`;
+    const addrB = `127.0.0.1:${await freePort()}`;
+    const started = await Promise.allSettled([
+      net.start({ name: 'A', listen: addrA, peers: [addrB], args: FAST_REDIAL }),
+      net.start({ name: 'B', listen: addrB, peers: [addrA], args: FAST_REDIAL }),
+    ]);
+    const [ra, rb] = started;
+    if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return { a: ra.value, b: rb.value, addrA, addrB };
+    await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.kill() : undefined)));
+    const failure = [ra, rb].find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason as Error;
+    if (attempt >= PORT_ATTEMPTS || !/EADDRINUSE/.test(failure.message)) throw failure;
+  }
+}
+
 describe('simultaneous dials', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
   it('two daemons dialling each other at start keep exactly one connection, the same at both ends', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const [portA, portB] = [await freePort(), await freePort()];
-    const addrA = `127.0.0.1:${portA}`;
-    const addrB = `127.0.0.1:${portB}`;
-    // Spawned together, each with the other as persistent peer.
-    const [a, b] = await Promise.all([
-      net.start({ name: 'A', listen: addrA, peers: [addrB], args: FAST_REDIAL }),
-      net.start({ name: 'B', listen: addrB, peers: [addrA], args: FAST_REDIAL }),
-    ]);
+    const { a, b, addrA, addrB } = await startPair(net);
     await Promise.all([a.waitForPeers([b.nodeId], WAIT_MS), b.waitForPeers([a.nodeId], WAIT_MS)]);
     // Both ends may log the first connection before the second dial lands and
     // the duplicate is resolved; a broadcast sent on the losing connection in
@@ -55,13 +73,30 @@ describe('simultaneous dials', () => {
     await probe(a, b, 'a to b');
     await probe(b, a, 'b to a');
 
-    const atA = a.connectedPeers().get(b.nodeId);
-    const atB = b.connectedPeers().get(a.nodeId);
-    assert.ok(atA && atB, 'each still connected to the other');
-    assert.notEqual(atA.direction, atB.direction, 'one end dialled, the other accepted: the same connection');
-    const [dialler, accepted] = atA.direction === 'outbound' ? [atA, atB] : [atB, atA];
-    assert.equal(dialler.address, atA === dialler ? addrB : addrA, 'the dialler\'s end points at the other\'s listener');
-    assert.match(accepted.address as string, /^127\.0\.0\.1:\d+$/);
+    // Ask the nodes themselves: the logs (stderr) can lag behind the chat
+    // (stdout) that the probes read. Until the losing connection's close is
+    // processed at both ends each may still list its own dial, so wait for
+    // the two views to agree, then check what they agree on.
+    const [apiA, apiB] = await Promise.all([apiOf(a), apiOf(b)]);
+    try {
+      const [atA, atB] = await pollUntil(
+        async () => {
+          const [pa, pb] = await Promise.all([apiA.peers.listPeers({}), apiB.peers.listPeers({})]);
+          const [x, y] = [pa.peers, pb.peers];
+          return x.length === 1 && y.length === 1 && x[0]!.direction !== y[0]!.direction ? ([x[0]!, y[0]!] as const) : undefined;
+        },
+        WAIT_MS,
+        'A and B to list one connection to each other, dialled by one and accepted by the other',
+      );
+      assert.equal(atA.nodeId, b.nodeId);
+      assert.equal(atB.nodeId, a.nodeId);
+      const [dialler, accepted] = atA.direction === PeerDirection.OUTBOUND ? [atA, atB] : [atB, atA];
+      assert.equal(dialler.address, dialler === atA ? addrB : addrA, "the dialler's end points at the other's listener");
+      assert.match(accepted.address, /^127\.0\.0\.1:\d+$/);
+    } finally {
+      apiA.channel.close();
+      apiB.channel.close();
+    }
     for (const [d, prefix] of [[a, 'b to a'], [b, 'a to b']] as const) {
       const texts = d.chat().filter((c) => c.text.startsWith(prefix)).map((c) => c.text);
       assert.equal(new Set(texts).size, texts.length, `no probe printed twice at ${d.name}`);

@@ -16,15 +16,11 @@ import { NodeService } from '../../src/gen/pheromones/admin/v1/node_pb.js';
 import { dialSecure, PROTOCOL_VERSION } from '../../src/transport/index.js';
 import type { SecureConnection } from '../../src/transport/types.js';
 import { DaemonSet, pollUntil, REPO_ROOT, type Daemon } from '../helpers/daemon.js';
+import { rpcOf } from '../helpers/api.js';
 
 const CLI_BIN = join(REPO_ROOT, 'bin', 'run.js');
 const exec = promisify(execFile);
 const WAIT_MS = 20_000;
-
-async function rpcOf(d: Daemon): Promise<string> {
-  const r = await d.waitForLog((l) => l.msg === 'api listening', 15_000, '"api listening"');
-  return r.address as string;
-}
 
 /** Run the CLI against `d`; resolves with stdout, rejects with stderr on a non-zero exit. */
 async function cli(d: Daemon, args: string[]): Promise<string> {
