@@ -128,6 +128,7 @@ export class Discovery implements Protocol {
   private refreshTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private selfLookupDone = false;
+  private lookups = 0;
 
   /** Open the peer store and ban list in `db` and build the service (start() runs it). */
   static async open(db: Database, o: Omit<DiscoveryOptions, 'store' | 'bans' | 'tuning'> & { tuning?: Partial<DiscoveryTuning> }): Promise<Discovery> {
@@ -255,7 +256,11 @@ export class Discovery implements Protocol {
     if (!this.selfLookupDone) {
       this.selfLookupDone = true;
       // The self-lookup fills the buckets near us; started once there is someone to ask.
-      setTimeout(() => void this.lookup(this.table.selfId).catch(() => undefined), 0).unref();
+      this.lookups++;
+      setTimeout(() => {
+        this.lookups--;
+        void this.lookup(this.table.selfId).catch(() => undefined);
+      }, 0).unref();
     }
   }
 
@@ -436,7 +441,21 @@ export class Discovery implements Protocol {
     return { nodeId: id, address: found.address, queried: result.queried, elapsedMs: Date.now() - started };
   }
 
+  /** Lookups running or about to start (the self-lookup is counted from when it is scheduled). */
+  get lookupsInFlight(): number {
+    return this.lookups;
+  }
+
   private async lookup(target: Buffer, deadlineMs = Date.now() + 10_000, isGoal?: (c: Contact) => boolean): ReturnType<typeof iterativeLookup> {
+    this.lookups++;
+    try {
+      return await this.runLookup(target, deadlineMs, isGoal);
+    } finally {
+      this.lookups--;
+    }
+  }
+
+  private async runLookup(target: Buffer, deadlineMs: number, isGoal?: (c: Contact) => boolean): ReturnType<typeof iterativeLookup> {
     this.table.touch(bucketIndex(this.table.selfId, target), Date.now());
     // Unverified addresses with ids from the peer store help when the table is still thin.
     const stored: Contact[] = this.o.store

@@ -280,6 +280,7 @@ export class Node implements NodeApi {
       bans: () => d.bans(),
       findNode: (nodeId, timeoutMs) => d.findNode(nodeId, timeoutMs),
       knownPeers: () => d.knownPeers(),
+      lookupsInFlight: () => d.lookupsInFlight,
     };
   }
 

@@ -101,6 +101,8 @@ export interface DiscoveryApi {
   /** Resolve a node id to its address through the DHT; rejects 'not-found' when nobody answers for it in time. */
   findNode(nodeId: string, timeoutMs: number): Promise<FindNodeResult>;
   knownPeers(): KnownPeer[];
+  /** DHT lookups running now (the self-lookup at start, bucket refreshes, findNode). */
+  lookupsInFlight(): number;
 }
 
 /** A message sent straight to this node by one peer (SendToPeer), not relayed and not logged. */

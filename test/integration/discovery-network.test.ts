@@ -90,9 +90,14 @@ describe(`discovery: ${N} nodes bootstrapped from one seed`, () => {
     const mine = new Set(late.listPeers().map((p) => p.nodeId));
     const targets = nodes.filter((n) => !mine.has(n.nodeId));
     assert.ok(targets.length >= 10, `${targets.length} nodes not connected to the late node`);
+    // Its self-lookup at start is over (or ends) before these are judged.
+    await waitFor('the late node\'s self-lookup to end', () => late.discovery!.lookupsInFlight() === 0);
     for (const target of targets.slice(0, 3)) {
-      const r = await late.discovery!.findNode(target.nodeId, 10_000);
+      const pending = late.discovery!.findNode(target.nodeId, 10_000);
+      assert.equal(late.discovery!.lookupsInFlight(), 1, 'a findNode is a lookup in flight');
+      const r = await pending;
       assert.equal(r.address, target.listenAddress);
+      assert.equal(late.discovery!.lookupsInFlight(), 0);
     }
     await assert.rejects(late.discovery!.findNode('ab'.repeat(32), 3_000), (err: Error & { kind?: string }) => err.kind === 'not-found');
   });
