@@ -68,12 +68,16 @@ interface FlagSpec {
 }
 
 /** Tuning flags map to NodeTuning fields, in milliseconds. */
+/** 64 GiB: beyond any machine this runs on; LevelDB takes the memory as it fills. */
+const MAX_DB_CACHE_MIB = 65_536;
+
 const TUNING_FLAGS = {
   'handshake-timeout': 'handshakeTimeoutMs',
   'ping-interval': 'pingIntervalMs',
   'ping-timeout': 'pingTimeoutMs',
   'reconnect-base': 'reconnectBaseMs',
   'reconnect-max': 'reconnectMaxMs',
+  'db-cache': 'dbCacheMiB',
 } as const satisfies Record<string, keyof NodeTuning>;
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -126,6 +130,12 @@ const FLAGS: Record<string, FlagSpec> = {
     help: 'first redial delay of a persistent peer (doubles, with jitter)',
   },
   'reconnect-max': { type: 'string', value: 'ms', default: String(DEFAULT_TUNING.reconnectMaxMs), help: 'longest redial delay' },
+  'db-cache': {
+    type: 'string',
+    value: 'MiB',
+    default: String(DEFAULT_TUNING.dbCacheMiB),
+    help: 'LevelDB memory: a quarter write buffer, the rest block cache',
+  },
   mine: { type: 'boolean', help: 'mine blocks in a worker thread (docs/chain.md)' },
   'miner-key': {
     type: 'string',
@@ -321,7 +331,7 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   const tuning: Partial<NodeTuning> = {};
   for (const [flag, field] of Object.entries(TUNING_FLAGS)) {
     const t = text(flag);
-    if (t) tuning[field] = parseCount(t.value, t.source, 1, 24 * 3600 * 1000);
+    if (t) tuning[field] = parseCount(t.value, t.source, 1, field === 'dbCacheMiB' ? MAX_DB_CACHE_MIB : 24 * 3600 * 1000);
   }
 
   const boolFlag = (flag: string): boolean => {

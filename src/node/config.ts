@@ -62,6 +62,8 @@ export interface NodeTuning {
   gossipIHaveFlushMs: number;
   /** An announced message that has not arrived after this long is grafted from its announcer. */
   gossipGraftTimeoutMs: number;
+  /** LevelDB memory in MiB: a quarter for the write buffer (memtable), the rest for the block cache. */
+  dbCacheMiB: number;
 }
 
 export const DEFAULT_TUNING: NodeTuning = {
@@ -78,4 +80,8 @@ export const DEFAULT_TUNING: NodeTuning = {
   gossipMode: 'tree',
   gossipIHaveFlushMs: 20,
   gossipGraftTimeoutMs: 250,
+  // LevelDB's own defaults (4 MiB write buffer, 8 MiB cache) are sized for
+  // one big database; a node's log and chain stay small and are read mostly
+  // in order, and many nodes may share one machine or process.
+  dbCacheMiB: 4,
 };

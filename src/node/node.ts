@@ -115,7 +115,7 @@ export class Node implements NodeApi {
     // Bad input fails before anything is opened.
     for (const address of c.peers) parseAddress(address);
     await mkdir(c.dataDir, { recursive: true });
-    const db = await openDatabase(join(c.dataDir, 'db'), c.dataDir);
+    const db = await openDatabase(join(c.dataDir, 'db'), c.dataDir, t.dbCacheMiB);
     let peers: PeerManager | undefined;
     let listener: SecureListener | undefined;
     let chain: ChainNode | undefined;

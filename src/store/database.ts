@@ -10,13 +10,23 @@ export function bytesSublevel(db: Database, name: string) {
 
 export type BytesSublevel = ReturnType<typeof bytesSublevel>;
 
+const MIB = 1024 * 1024;
+/** LevelDB's own defaults: 4 MiB write buffer + 8 MiB block cache. */
+const DEFAULT_MEMORY_MIB = 12;
+
 /**
  * Open the node's LevelDB at `path`. LevelDB holds a file lock for as long as
  * it is open, which is what stops two nodes sharing a data dir; that case
  * gets a message naming the directory instead of LevelDB's IO error.
  */
-export async function openDatabase(path: string, dataDir: string): Promise<Database> {
-  const db: Database = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+export async function openDatabase(path: string, dataDir: string, memoryMiB = DEFAULT_MEMORY_MIB): Promise<Database> {
+  const bytes = Math.max(1, memoryMiB) * MIB;
+  const db: Database = new Level<Uint8Array, Uint8Array>(path, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+    writeBufferSize: Math.floor(bytes / 4),
+    cacheSize: bytes - Math.floor(bytes / 4),
+  });
   try {
     await db.open();
   } catch (err) {

@@ -54,6 +54,7 @@ describe('daemon flags', () => {
       '--ping-timeout', '900',
       '--reconnect-base', '50',
       '--reconnect-max', '1000',
+      '--db-cache', '16',
     ]);
     assert.deepEqual(o.listen, { host: '127.0.0.1', port: 0 });
     assert.deepEqual(o.peers, ['10.0.0.1:7000', '[::1]:7002', 'example.org:1']);
@@ -72,6 +73,7 @@ describe('daemon flags', () => {
       pingTimeoutMs: 900,
       reconnectBaseMs: 50,
       reconnectMaxMs: 1000,
+      dbCacheMiB: 16,
     });
   });
 
