@@ -67,18 +67,20 @@ interface FlagSpec {
   noEnv?: boolean;
 }
 
-/** Tuning flags map to NodeTuning fields, in milliseconds. */
+/** A day: the longest any tuning delay or timeout may be. */
+const MAX_TUNING_MS = 24 * 3600 * 1000;
 /** 64 GiB: beyond any machine this runs on; LevelDB takes the memory as it fills. */
 const MAX_DB_CACHE_MIB = 65_536;
 
+/** Tuning flags: the NodeTuning field each sets (at least 1) and its largest value. */
 const TUNING_FLAGS = {
-  'handshake-timeout': 'handshakeTimeoutMs',
-  'ping-interval': 'pingIntervalMs',
-  'ping-timeout': 'pingTimeoutMs',
-  'reconnect-base': 'reconnectBaseMs',
-  'reconnect-max': 'reconnectMaxMs',
-  'db-cache': 'dbCacheMiB',
-} as const satisfies Record<string, keyof NodeTuning>;
+  'handshake-timeout': { field: 'handshakeTimeoutMs', max: MAX_TUNING_MS },
+  'ping-interval': { field: 'pingIntervalMs', max: MAX_TUNING_MS },
+  'ping-timeout': { field: 'pingTimeoutMs', max: MAX_TUNING_MS },
+  'reconnect-base': { field: 'reconnectBaseMs', max: MAX_TUNING_MS },
+  'reconnect-max': { field: 'reconnectMaxMs', max: MAX_TUNING_MS },
+  'db-cache': { field: 'dbCacheMiB', max: MAX_DB_CACHE_MIB },
+} as const satisfies Record<string, { field: keyof NodeTuning; max: number }>;
 
 const FLAGS: Record<string, FlagSpec> = {
   listen: {
@@ -329,9 +331,9 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (!noStdin && noStdinEnv !== undefined) noStdin = parseBool(noStdinEnv, envName('no-stdin'));
 
   const tuning: Partial<NodeTuning> = {};
-  for (const [flag, field] of Object.entries(TUNING_FLAGS)) {
+  for (const [flag, { field, max }] of Object.entries(TUNING_FLAGS)) {
     const t = text(flag);
-    if (t) tuning[field] = parseCount(t.value, t.source, 1, field === 'dbCacheMiB' ? MAX_DB_CACHE_MIB : 24 * 3600 * 1000);
+    if (t) tuning[field] = parseCount(t.value, t.source, 1, max);
   }
 
   const boolFlag = (flag: string): boolean => {

@@ -11,22 +11,21 @@ export function bytesSublevel(db: Database, name: string) {
 export type BytesSublevel = ReturnType<typeof bytesSublevel>;
 
 const MIB = 1024 * 1024;
-/** LevelDB's own defaults: 4 MiB write buffer + 8 MiB block cache. */
-const DEFAULT_MEMORY_MIB = 12;
 
 /**
  * Open the node's LevelDB at `path`. LevelDB holds a file lock for as long as
  * it is open, which is what stops two nodes sharing a data dir; that case
  * gets a message naming the directory instead of LevelDB's IO error.
+ * `memoryMiB` is split a quarter write buffer, the rest block cache; without
+ * it LevelDB keeps its own defaults (4 MiB + 8 MiB).
  */
-export async function openDatabase(path: string, dataDir: string, memoryMiB = DEFAULT_MEMORY_MIB): Promise<Database> {
-  const bytes = Math.max(1, memoryMiB) * MIB;
-  const db: Database = new Level<Uint8Array, Uint8Array>(path, {
-    keyEncoding: 'view',
-    valueEncoding: 'view',
-    writeBufferSize: Math.floor(bytes / 4),
-    cacheSize: bytes - Math.floor(bytes / 4),
-  });
+export async function openDatabase(path: string, dataDir: string, memoryMiB?: number): Promise<Database> {
+  if (memoryMiB !== undefined && !(memoryMiB >= 1)) {
+    throw new PheromonesError('invalid-argument', `LevelDB memory of ${memoryMiB} MiB; it must be at least 1`);
+  }
+  const bytes = (memoryMiB ?? 0) * MIB;
+  const memory = memoryMiB === undefined ? {} : { writeBufferSize: Math.floor(bytes / 4), cacheSize: Math.floor((bytes * 3) / 4) };
+  const db: Database = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', ...memory });
   try {
     await db.open();
   } catch (err) {

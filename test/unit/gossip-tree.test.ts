@@ -14,7 +14,7 @@ import {
   type Envelope,
   type GossipMessage,
 } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
-import { Gossip } from '../../src/gossip/gossip.js';
+import { Gossip, type GossipMode } from '../../src/gossip/gossip.js';
 import { computeMessageId } from '../../src/gossip/message-id.js';
 import type { StoredMessage } from '../../src/node/types.js';
 import type { Peer } from '../../src/peer/peer.js';
@@ -89,10 +89,17 @@ describe('Gossip tree mode (Plumtree)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function setup(names = ['aa', 'bb', 'cc'], ihaveFlushMs = 2) {
+  interface SetupOptions {
+    names?: string[];
+    ihaveFlushMs?: number;
+    mode?: GossipMode;
+  }
+
+  async function setup({ names = ['aa', 'bb', 'cc'], ihaveFlushMs = 2, mode = 'tree' }: SetupOptions = {}) {
     const db = await openDatabase(join(dir, `db${dbs.length}`), dir);
     dbs.push(db);
     const gossip = new Gossip({
+      mode,
       localId: new Uint8Array(32).fill(1),
       ttl: 16,
       maxFrameBytes: 1024 * 1024,
@@ -122,7 +129,7 @@ describe('Gossip tree mode (Plumtree)', () => {
     // Ids due within half a flush period of each other share a frame; on a
     // loaded machine two relays of one tick can be milliseconds apart, so the
     // period here is long enough to cover that.
-    const { gossip, delivered, peers } = await setup(undefined, 40);
+    const { gossip, delivered, peers } = await setup({ ihaveFlushMs: 40 });
     const [a, b, c] = peers;
     const m1 = message('one');
     await gossip.onMessage(a, gossipEnv(m1));
@@ -210,7 +217,7 @@ describe('Gossip tree mode (Plumtree)', () => {
   });
 
   it('leaves out of an announcement an id the peer announced to us meanwhile', async () => {
-    const { gossip, peers } = await setup(['aa', 'bb', 'cc'], 100);
+    const { gossip, peers } = await setup({ ihaveFlushMs: 100 });
     const [a, , c] = peers;
     await gossip.onMessage(c, prune());
     const m1 = message('heard of');
@@ -250,7 +257,7 @@ describe('Gossip tree mode (Plumtree)', () => {
   });
 
   it('floods to a gossip/1 peer and never prunes or announces to it', async () => {
-    const { gossip, peers } = await setup(['aa', 'bb']);
+    const { gossip, peers } = await setup({ names: ['aa', 'bb'] });
     const [a] = peers;
     const old = fakePeer('ee'.repeat(32), [1]);
     gossip.onOpen(old);
@@ -274,22 +281,9 @@ describe('Gossip tree mode (Plumtree)', () => {
   });
 
   it('a flooding node speaks only gossip/1 and treats tree control messages as violations', async () => {
-    const db = await openDatabase(join(dir, `db${dbs.length}`), dir);
-    dbs.push(db);
-    const gossip = new Gossip({
-      mode: 'flood',
-      localId: new Uint8Array(32).fill(1),
-      ttl: 16,
-      maxFrameBytes: 1024 * 1024,
-      seenCacheEntries: 1000,
-      seenCacheTtlMs: 60_000,
-      log: await MessageLog.open(db),
-      logger: pino({ level: 'silent' }),
-    });
-    all.push(gossip);
+    const { gossip, peers } = await setup({ names: ['aa'], mode: 'flood' });
     assert.deepEqual(gossip.versions, [1]);
-    const p = fakePeer('aa'.repeat(32));
-    gossip.onOpen(p);
+    const p = peers[0];
     assert.throws(() => gossip.onMessage(p, prune()), { kind: 'protocol-violation' });
   });
 });

@@ -30,5 +30,6 @@ describe('LevelDB memory (--db-cache)', () => {
     assert.ok((await tablesAfterWriting(dir, 1, 2)) >= 4, 'about 8 memtables of 256 KiB flushed');
     // LevelDB's own 4 MiB write buffer holds the same 2 MiB without a flush.
     assert.equal(await tablesAfterWriting(dir, undefined, 2), 0);
+    await assert.rejects(openDatabase(join(dir, 'none'), dir, 0), { kind: 'invalid-argument' });
   });
 });
