@@ -1,5 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
-import { chmod, copyFile, link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { gcm } from '@noble/ciphers/aes.js';

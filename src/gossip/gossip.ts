@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import { PheromonesError } from '../errors.js';
 import {
-  EnvelopeSchema,
   GossipGraftSchema,
   GossipIHaveSchema,
   GossipMessageSchema,
@@ -15,6 +14,7 @@ import type { StoredMessage } from '../node/types.js';
 import type { Peer } from '../peer/peer.js';
 import type { Protocol } from '../peer/protocol.js';
 import type { MessageLog } from '../store/message-log.js';
+import { encodeEnvelope, envelope } from '../wire/envelope.js';
 import { MessageCache } from './message-cache.js';
 import { computeMessageId } from './message-id.js';
 import { MissingTable } from './missing.js';
@@ -107,7 +107,7 @@ const HEX = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
 const KEY = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
 function encode(kind: Envelope['kind']): Uint8Array {
-  return toBinary(EnvelopeSchema, create(EnvelopeSchema, { kind }));
+  return encodeEnvelope(envelope(kind));
 }
 
 function encodeGossip(msg: GossipMessage): Uint8Array {

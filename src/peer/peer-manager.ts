@@ -95,7 +95,6 @@ export class PeerManager {
   private readonly querySessions = new Set<Peer>();
   private readonly log: Logger;
   private keepAliveTimer: NodeJS.Timeout | undefined;
-  private listenHost = '';
   private listenPort = 0;
   private selfHosts = new Set<string>();
   private stopped = false;
@@ -184,7 +183,6 @@ export class PeerManager {
 
   /** Where our listener is, so we never dial it. */
   setListenAddress(host: string, port: number): void {
-    this.listenHost = host;
     this.listenPort = port;
     this.selfHosts = ownHosts(host);
   }

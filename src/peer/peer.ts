@@ -1,5 +1,5 @@
-import { create, toBinary } from '@bufbuild/protobuf';
-import { DisconnectReason, EnvelopeSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
+import { DisconnectReason, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
+import { encodeEnvelope } from '../wire/envelope.js';
 import type { PeerInfo } from '../node/types.js';
 import type { Direction, Lane, SecureConnection } from '../transport/types.js';
 import { formatAddress } from './address.js';
@@ -64,7 +64,7 @@ export class Peer {
 
   /** Encode and queue one Envelope; false when the session is gone. */
   send(env: Envelope, lane: Lane = 'bulk'): boolean {
-    return this.sendEncoded(toBinary(EnvelopeSchema, env), lane);
+    return this.sendEncoded(encodeEnvelope(env), lane);
   }
 
   /** Queue an Envelope encoded once for many peers; false when the session is gone. */
@@ -110,6 +110,4 @@ export class Peer {
   }
 }
 
-export function envelope(kind: Envelope['kind']): Envelope {
-  return create(EnvelopeSchema, { kind });
-}
+export { envelope } from '../wire/envelope.js';

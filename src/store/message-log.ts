@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MessageRecordSchema } from '../gen/pheromones/store/v1/store_pb.js';
 import type { StoredMessage } from '../node/types.js';
+import { ExactWriter, WIRE_LEN, WIRE_VARINT, lenFieldSize, tag, varintSize } from '../wire/proto-bytes.js';
 import { bytesSublevel, type BytesSublevel, type Database } from './database.js';
 
 /** A message about to be logged: everything but the seq the log assigns. */
@@ -21,7 +22,42 @@ function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-function encodeRecord(msg: NewMessage): Uint8Array {
+function isUint(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+/**
+ * A MessageRecord's bytes, written by hand on the delivery path (one per
+ * message per node) exactly as protobuf-es writes them, which the unit tests
+ * check; values outside what the hand path covers go through protobuf-es.
+ */
+export function encodeRecord(msg: NewMessage): Uint8Array {
+  if (!isUint(msg.hops) || msg.hops > 0xffffffff || !isUint(msg.timestampMs) || !isUint(msg.receivedAtMs)) {
+    return encodeRecordReflective(msg);
+  }
+  const origin = Buffer.from(msg.origin, 'hex');
+  const topicLength = Buffer.byteLength(msg.topic, 'utf8');
+  let size = 0;
+  if (msg.id.length > 0) size += lenFieldSize(msg.id.length);
+  if (topicLength > 0) size += lenFieldSize(topicLength);
+  if (origin.length > 0) size += lenFieldSize(origin.length);
+  if (msg.hops !== 0) size += 1 + varintSize(msg.hops);
+  if (msg.timestampMs !== 0) size += 1 + varintSize(msg.timestampMs);
+  if (msg.receivedAtMs !== 0) size += 1 + varintSize(msg.receivedAtMs);
+  if (msg.payload.length > 0) size += lenFieldSize(msg.payload.length);
+  const w = new ExactWriter(size);
+  if (msg.id.length > 0) w.varint(tag(1, WIRE_LEN)).bytes(msg.id);
+  if (topicLength > 0) w.varint(tag(2, WIRE_LEN)).utf8(msg.topic, topicLength);
+  if (origin.length > 0) w.varint(tag(3, WIRE_LEN)).bytes(origin);
+  if (msg.hops !== 0) w.varint(tag(4, WIRE_VARINT)).varint(msg.hops);
+  if (msg.timestampMs !== 0) w.varint(tag(5, WIRE_VARINT)).varint(msg.timestampMs);
+  if (msg.receivedAtMs !== 0) w.varint(tag(6, WIRE_VARINT)).varint(msg.receivedAtMs);
+  if (msg.payload.length > 0) w.varint(tag(7, WIRE_LEN)).bytes(msg.payload);
+  return w.finish();
+}
+
+/** The same record through protobuf-es (also the reference the hand encoder is tested against). */
+export function encodeRecordReflective(msg: NewMessage): Uint8Array {
   return toBinary(
     MessageRecordSchema,
     create(MessageRecordSchema, {
@@ -102,7 +138,11 @@ export class MessageLog {
   append(msg: NewMessage): Promise<StoredMessage | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ msg, resolve, reject });
-      if (!this.writing) void this.drain();
+      if (this.writing) return;
+      // Start on the next turn of the loop, so that every append made while
+      // this one's network reads are handled shares its LevelDB batch.
+      this.writing = true;
+      setImmediate(() => void this.drain());
     });
   }
 
@@ -113,7 +153,6 @@ export class MessageLog {
   }
 
   private async drain(): Promise<void> {
-    this.writing = true;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {

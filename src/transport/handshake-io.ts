@@ -1,8 +1,7 @@
 import type { Socket } from 'node:net';
-import { toBinary } from '@bufbuild/protobuf';
-import { DisconnectReason, EnvelopeSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
+import { DisconnectReason, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
 import { PheromonesError } from '../errors.js';
-import { decodeEnvelope } from '../wire/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../wire/envelope.js';
 import { PlainFrameDecoder, encodePlainFrame } from '../wire/plain-frame.js';
 import {
   HandshakeError,
@@ -66,7 +65,7 @@ export function runHandshake(
       socket.on('error', () => undefined);
       if (sendReason !== undefined && !socket.destroyed && socket.writable) {
         try {
-          socket.end(encodePlainFrame(toBinary(EnvelopeSchema, disconnectEnvelope(sendReason, err.message)), options.maxFrameBytes));
+          socket.end(encodePlainFrame(encodeEnvelope(disconnectEnvelope(sendReason, err.message)), options.maxFrameBytes));
         } catch {
           socket.destroy();
         }
@@ -92,7 +91,7 @@ export function runHandshake(
       }
     };
     const sendPlain = (env: Envelope): void => {
-      socket.write(encodePlainFrame(toBinary(EnvelopeSchema, env), options.maxFrameBytes));
+      socket.write(encodePlainFrame(encodeEnvelope(env), options.maxFrameBytes));
     };
     const established = (r: HandshakeResult): SecureConnectionImpl => {
       cleanup();

@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { toBinary } from '@bufbuild/protobuf';
 import { PheromonesError } from '../errors.js';
-import { DisconnectReason, EnvelopeSchema, type Envelope, type NodeHello } from '../gen/pheromones/wire/v1/wire_pb.js';
+import { DisconnectReason, type Envelope, type NodeHello } from '../gen/pheromones/wire/v1/wire_pb.js';
 import { RecordOpener, RecordSealer } from '../crypto/record-cipher.js';
-import { decodeEnvelope } from '../wire/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../wire/envelope.js';
 import { decodePlainFrame } from '../wire/plain-frame.js';
 import { INNER_HEADER_BYTES, RECORD_PLAINTEXT_TARGET } from '../wire/limits.js';
-import { RecordReader, recordHeader, unpackInnerFrames } from '../wire/sealed-record.js';
+import { RecordReader, recordHeader, recordScratch, unpackInnerFrames } from '../wire/sealed-record.js';
 import { disconnectEnvelope } from './handshake.js';
 import type { CloseInfo, Direction, Lane, SecureConnection } from './types.js';
 
@@ -83,8 +82,6 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private needDrain = false;
   private isClosed = false;
   private closeEmitted = false;
-  /** Made on the first batched record: a connection that never sends a batch (most short ones) never pays for it. */
-  private sendScratch: Buffer | undefined;
   /** Raw bytes received before the first record opened (bounded); see plainDisconnect. */
   private preamble: Buffer[] | undefined = [];
   private preambleBytes = 0;
@@ -142,7 +139,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   }
 
   send(env: Envelope, lane: Lane = 'bulk'): void {
-    this.sendEncoded(toBinary(EnvelopeSchema, env), lane);
+    this.sendEncoded(encodeEnvelope(env), lane);
   }
 
   sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): void {
@@ -176,7 +173,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
     const sock = this.socket;
     if (sendDisconnect && !sock.destroyed && sock.writable) {
       try {
-        const body = toBinary(EnvelopeSchema, disconnectEnvelope(info.reason, info.detail));
+        const body = encodeEnvelope(disconnectEnvelope(info.reason, info.detail));
         this.writeRecord([body], INNER_HEADER_BYTES + body.length);
       } catch {
         // Best effort: the record counter may be exhausted; the socket still ends.
@@ -322,9 +319,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
       inner.writeUInt32BE(bodies[0]!.length, 0);
       pieces = this.sealer.sealParts(header, [inner, bodies[0]!]);
     } else {
-      // The cipher copies its output, so one plaintext buffer serves every usual-sized batch.
-      this.sendScratch ??= Buffer.allocUnsafe(2 * RECORD_PLAINTEXT_TARGET);
-      const plaintext = size <= this.sendScratch.length ? this.sendScratch.subarray(0, size) : Buffer.allocUnsafe(size);
+      const plaintext = recordScratch(size);
       let at = 0;
       for (const b of bodies) {
         plaintext.writeUInt32BE(b.length, at);

@@ -21,23 +21,31 @@ export interface RawRecord {
   tag: Uint8Array;
 }
 
+const SCRATCH_BYTES = RECORD_HEADER_BYTES + 2 * RECORD_PLAINTEXT_TARGET + RECORD_TAG_BYTES;
+let scratch: Buffer | undefined;
+
+/**
+ * `n` bytes of one process-wide buffer (a fresh one above 128 KiB), for the
+ * record layer's transient copies: a record straddling received chunks, a
+ * batch's plaintext before sealing. Every use ends before control returns to
+ * the event loop (the cipher copies what it reads), so one buffer serves all
+ * connections; one per connection cost a node with 192 sessions 24 MiB.
+ */
+export function recordScratch(n: number): Buffer {
+  if (n > SCRATCH_BYTES) return Buffer.allocUnsafe(n);
+  scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+  return scratch.subarray(0, n);
+}
+
 /**
  * Cuts a received byte stream into raw sealed records, bounding sizes before
- * buffering. A returned record's views are valid only until the next call to
- * next(): records straddling received chunks are assembled in one reused
- * buffer, since they are decrypted (copied out) straight away.
+ * buffering. A returned record's views are valid only until the next use of
+ * recordScratch (by any connection): records straddling received chunks are
+ * assembled there, since they are decrypted (copied out) straight away.
  */
 export class RecordReader {
   private readonly queue = new ByteQueue();
   private readonly maxLength: number;
-  /**
-   * Holds records up to twice the batch size (a batch, or one 64 KiB message);
-   * larger ones get their own buffer. Made on the first record that straddles
-   * received chunks, so idle connections do not each hold 128 KiB.
-   */
-  private scratch: Buffer | undefined;
-  private readonly scratchBuffer = (): Buffer =>
-    (this.scratch ??= Buffer.allocUnsafe(RECORD_HEADER_BYTES + 2 * RECORD_PLAINTEXT_TARGET + RECORD_TAG_BYTES));
 
   constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
     this.maxLength = maxRecordLength(maxFrameBytes);
@@ -55,7 +63,7 @@ export class RecordReader {
       throw new MalformedRecordError(`record of ${length} bytes is below the minimum of ${MIN_RECORD_LENGTH}`);
     }
     if (this.queue.length < RECORD_HEADER_BYTES + length) return undefined;
-    const whole = this.queue.take(RECORD_HEADER_BYTES + length, this.scratchBuffer);
+    const whole = this.queue.take(RECORD_HEADER_BYTES + length, recordScratch);
     const ctEnd = RECORD_HEADER_BYTES + length - RECORD_TAG_BYTES;
     return {
       header: whole.subarray(0, RECORD_HEADER_BYTES),

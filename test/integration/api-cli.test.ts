@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { apiOf, type NodeApiClients } from '../helpers/api.js';
-import { DaemonSet, freePort, pollUntil, REPO_ROOT, type Daemon } from '../helpers/daemon.js';
+import { DaemonSet, freePort, pollUntil, REPO_ROOT } from '../helpers/daemon.js';
 import { ApiChannel } from '../../src/api/client.js';
 import { readCookie } from '../../src/api/auth.js';
 import { reflect } from '../../src/api/reflection.js';

@@ -10,10 +10,6 @@ import { dialSecure, PROTOCOL_VERSION } from '../../src/transport/index.js';
 import type { CloseInfo, SecureConnection } from '../../src/transport/types.js';
 import { collect, link, NodeSet, nextPeerEvent, StallingProxy, text, utf8, waitFor } from './node-harness.js';
 
-function portOf(address: string): number {
-  return Number(address.slice(address.lastIndexOf(':') + 1));
-}
-
 /** A bare session to `node` that advertises only `protocols`. */
 function rawDial(node: Node, protocols: { name: string; versions: number[] }[]): Promise<SecureConnection> {
   return dialSecure('127.0.0.1', node.listenPort, {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PheromonesError } from '../../src/errors.js';
 import { openDatabase } from '../../src/store/database.js';
-import { MessageLog, seqKey, type NewMessage } from '../../src/store/message-log.js';
+import { MessageLog, encodeRecord, encodeRecordReflective, seqKey, type NewMessage } from '../../src/store/message-log.js';
+import { rng } from '../helpers/fuzz.js';
 
 function message(i: number, topic = 't'): NewMessage {
   const id = new Uint8Array(32);
@@ -29,6 +30,23 @@ describe('MessageLog', () => {
     dirs.push(d);
     return d;
   }
+
+  it('writes records by hand exactly as protobuf-es does', () => {
+    const r = rng(3);
+    const pick = <T>(xs: T[]): T => xs[r.int(xs.length)]!;
+    for (let i = 0; i < 2_000; i++) {
+      const msg: NewMessage = {
+        id: new Uint8Array(r.bytes(pick([0, 32]))),
+        topic: pick(['', 't', 'ünïcödé 🐜', 'x'.repeat(300)]),
+        origin: pick(['', 'ab'.repeat(32)]),
+        hops: pick([0, 1, 200, 0xffffffff, r.int(0x10000)]),
+        timestampMs: pick([0, 1_700_000_000_000 + r.int(1e9), Number.MAX_SAFE_INTEGER]),
+        receivedAtMs: pick([0, 127, 128, Date.now()]),
+        payload: new Uint8Array(r.bytes(pick([0, 1, 1024, r.int(70_000)]))),
+      };
+      assert.deepEqual(Buffer.from(encodeRecord(msg)), Buffer.from(encodeRecordReflective(msg)), `record ${i}`);
+    }
+  });
 
   it('keys sort as numbers (8-byte big-endian)', () => {
     assert.ok(Buffer.compare(seqKey(255n), seqKey(256n)) < 0);
