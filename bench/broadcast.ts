@@ -168,6 +168,9 @@ async function measure(nodes: Node[], topo: Topology, rate: number | undefined, 
   // part of the latency that is CPU, not network or disk.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
+  // The process-wide high-water mark (maxRSS) never comes down: sample this run's own peak.
+  let runPeakRss = process.memoryUsage.rss();
+  const rssSampler = setInterval(() => (runPeakRss = Math.max(runPeakRss, process.memoryUsage.rss())), 50);
   const start = nowMs();
   let issueEnd = start;
   if (rate !== undefined) {
@@ -199,6 +202,7 @@ async function measure(nodes: Node[], topo: Topology, rate: number | undefined, 
   }
   for (const off of offs) off();
   loopDelay.disable();
+  clearInterval(rssSampler);
 
   const bytes = bytesWritten(nodes) - bytesBefore;
   const statsAfter = gossipTotals(nodes);
@@ -238,6 +242,7 @@ async function measure(nodes: Node[], topo: Topology, rate: number | undefined, 
     loop_delay_p50_ms: round(loopDelay.percentile(50) / 1e6),
     loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6),
     loop_delay_max_ms: round(loopDelay.max / 1e6),
+    run_peak_rss_mib: round(runPeakRss / 2 ** 20, 1),
     peak_rss_mib: round(process.resourceUsage().maxRSS / 1024, 1),
   };
 }

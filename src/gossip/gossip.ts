@@ -64,9 +64,10 @@ export interface GossipOptions {
   graftTimeoutMs?: number;
   /** Wait after a graft before asking the next announcer. */
   graftRetryMs?: number;
-  /** Messages kept to answer grafts: most entries, most bytes. */
+  /** Messages kept to answer grafts: most entries, most bytes, longest time. */
   cacheEntries?: number;
   cacheBytes?: number;
+  cacheTtlMs?: number;
   /** Missing ids tracked at once. */
   missingEntries?: number;
 }
@@ -78,6 +79,7 @@ export const GOSSIP_DEFAULTS = {
   graftRetryMs: 150,
   cacheEntries: 1024,
   cacheBytes: 2 * 1024 * 1024,
+  cacheTtlMs: 3_000,
   missingEntries: 4096,
 };
 
@@ -162,6 +164,7 @@ export class Gossip implements Protocol {
       graftRetryMs: opts.graftRetryMs ?? GOSSIP_DEFAULTS.graftRetryMs,
       cacheEntries: opts.cacheEntries ?? GOSSIP_DEFAULTS.cacheEntries,
       cacheBytes: opts.cacheBytes ?? GOSSIP_DEFAULTS.cacheBytes,
+      cacheTtlMs: opts.cacheTtlMs ?? GOSSIP_DEFAULTS.cacheTtlMs,
       missingEntries: opts.missingEntries ?? GOSSIP_DEFAULTS.missingEntries,
     };
     this.mode = this.cfg.mode;
@@ -169,7 +172,7 @@ export class Gossip implements Protocol {
     // A flooding node speaks only version 1, so tree peers flood to it too.
     this.versions = this.mode === 'tree' ? [TREE_VERSION, 1] : [1];
     this.seen = new SeenCache(opts.seenCacheEntries, opts.seenCacheTtlMs);
-    this.cache = new MessageCache(this.cfg.cacheEntries, this.cfg.cacheBytes);
+    this.cache = new MessageCache(this.cfg.cacheEntries, this.cfg.cacheBytes, this.cfg.cacheTtlMs);
     this.missing = new MissingTable({
       maxEntries: this.cfg.missingEntries,
       maxAnnouncers: 8,
@@ -476,15 +479,15 @@ export class Gossip implements Protocol {
   private async deliver(msg: GossipMessage, hops: number): Promise<StoredMessage | undefined> {
     let stored: StoredMessage | undefined;
     try {
-      // Copies: a decoded field is a view into the whole received record.
+      // Views into the received record: the log copies them into its own.
       stored = await this.opts.log.append({
-        id: Uint8Array.from(msg.id),
+        id: msg.id,
         topic: msg.topic,
         origin: HEX(msg.origin),
         hops,
         timestampMs: Number(msg.timestampMs),
         receivedAtMs: Date.now(),
-        payload: Uint8Array.from(msg.payload),
+        payload: msg.payload,
       });
     } catch (err) {
       this.opts.logger.error({ err, id: HEX(msg.id) }, 'could not log a gossip message');

@@ -58,7 +58,7 @@ export class MissingTable {
     // Past the bound an announcement is ignored: the eager copy or a later announcement still brings the message.
     if (this.entries.size >= this.opts.maxEntries) return;
     const deadline = this.now() + this.opts.timeoutMs;
-    this.entries.set(key, { id: Uint8Array.from(id), announcers: [peerId], deadline, grafted: false });
+    this.entries.set(key, { id: new Uint8Array(id), announcers: [peerId], deadline, grafted: false });
     this.arm(deadline);
   }
 

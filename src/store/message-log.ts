@@ -26,14 +26,24 @@ function isUint(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
 
+/** A record's bytes, plus its message with id and payload as views into them (one allocation for all three). */
+interface EncodedRecord {
+  value: Uint8Array;
+  msg: NewMessage;
+}
+
 /**
  * A MessageRecord's bytes, written by hand on the delivery path (one per
  * message per node) exactly as protobuf-es writes them, which the unit tests
  * check; values outside what the hand path covers go through protobuf-es.
  */
 export function encodeRecord(msg: NewMessage): Uint8Array {
+  return encodeRecordWithViews(msg).value;
+}
+
+function encodeRecordWithViews(msg: NewMessage): EncodedRecord {
   if (!isUint(msg.hops) || msg.hops > 0xffffffff || !isUint(msg.timestampMs) || !isUint(msg.receivedAtMs)) {
-    return encodeRecordReflective(msg);
+    return { value: encodeRecordReflective(msg), msg: { ...msg, id: new Uint8Array(msg.id), payload: new Uint8Array(msg.payload) } };
   }
   const origin = Buffer.from(msg.origin, 'hex');
   const topicLength = Buffer.byteLength(msg.topic, 'utf8');
@@ -46,15 +56,27 @@ export function encodeRecord(msg: NewMessage): Uint8Array {
   if (msg.receivedAtMs !== 0) size += 1 + varintSize(msg.receivedAtMs);
   if (msg.payload.length > 0) size += lenFieldSize(msg.payload.length);
   const w = new ExactWriter(size);
-  if (msg.id.length > 0) w.varint(tag(1, WIRE_LEN)).bytes(msg.id);
+  let id: Uint8Array = EMPTY;
+  let payload: Uint8Array = EMPTY;
+  if (msg.id.length > 0) {
+    w.varint(tag(1, WIRE_LEN)).varint(msg.id.length);
+    const at = w.offset;
+    id = w.raw(msg.id).view(at);
+  }
   if (topicLength > 0) w.varint(tag(2, WIRE_LEN)).utf8(msg.topic, topicLength);
   if (origin.length > 0) w.varint(tag(3, WIRE_LEN)).bytes(origin);
   if (msg.hops !== 0) w.varint(tag(4, WIRE_VARINT)).varint(msg.hops);
   if (msg.timestampMs !== 0) w.varint(tag(5, WIRE_VARINT)).varint(msg.timestampMs);
   if (msg.receivedAtMs !== 0) w.varint(tag(6, WIRE_VARINT)).varint(msg.receivedAtMs);
-  if (msg.payload.length > 0) w.varint(tag(7, WIRE_LEN)).bytes(msg.payload);
-  return w.finish();
+  if (msg.payload.length > 0) {
+    w.varint(tag(7, WIRE_LEN)).varint(msg.payload.length);
+    const at = w.offset;
+    payload = w.raw(msg.payload).view(at);
+  }
+  return { value: w.finish(), msg: { ...msg, id, payload } };
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** The same record through protobuf-es (also the reference the hand encoder is tested against). */
 export function encodeRecordReflective(msg: NewMessage): Uint8Array {
@@ -91,7 +113,7 @@ function decodeRecord(seq: bigint, bytes: Uint8Array): StoredMessage {
 const MAX_BATCH = 512;
 
 interface PendingAppend {
-  msg: NewMessage;
+  record: EncodedRecord;
   resolve: (stored: StoredMessage | undefined) => void;
   reject: (err: unknown) => void;
 }
@@ -136,8 +158,10 @@ export class MessageLog {
    * eviction without being logged twice).
    */
   append(msg: NewMessage): Promise<StoredMessage | undefined> {
+    // Encoded now, so views the caller passed (into a received record) are not kept while queued.
+    const record = encodeRecordWithViews(msg);
     return new Promise((resolve, reject) => {
-      this.queue.push({ msg, resolve, reject });
+      this.queue.push({ record, resolve, reject });
       if (this.writing) return;
       // Start on the next turn of the loop, so that every append made while
       // this one's network reads are handled shares its LevelDB batch.
@@ -156,7 +180,7 @@ export class MessageLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
-        const results = await this.write(batch.map((p) => p.msg));
+        const results = await this.write(batch.map((p) => p.record));
         batch.forEach((p, i) => p.resolve(results[i]));
       } catch (err) {
         for (const p of batch) p.reject(err);
@@ -168,13 +192,13 @@ export class MessageLog {
     for (const w of waiters) w();
   }
 
-  private async write(msgs: NewMessage[]): Promise<(StoredMessage | undefined)[]> {
-    const onDisk = await this.ids.getMany(msgs.map((m) => m.id));
+  private async write(records: EncodedRecord[]): Promise<(StoredMessage | undefined)[]> {
+    const onDisk = await this.ids.getMany(records.map((r) => r.msg.id));
     const inBatch = new Set<string>();
     const ops: { type: 'put'; sublevel: BytesSublevel; key: Uint8Array; value: Uint8Array }[] = [];
     const results: (StoredMessage | undefined)[] = [];
     let seq = this.nextSeq;
-    msgs.forEach((msg, i) => {
+    records.forEach(({ msg, value }, i) => {
       const hex = toHex(msg.id);
       if (onDisk[i] !== undefined || inBatch.has(hex)) {
         results.push(undefined);
@@ -183,7 +207,7 @@ export class MessageLog {
       inBatch.add(hex);
       const key = seqKey(seq);
       ops.push(
-        { type: 'put', sublevel: this.messages, key, value: encodeRecord(msg) },
+        { type: 'put', sublevel: this.messages, key, value },
         { type: 'put', sublevel: this.ids, key: msg.id, value: key },
       );
       results.push({ ...msg, seq });

@@ -38,14 +38,17 @@ export function lenFieldSize(length: number): number {
 /**
  * A writer into a buffer sized in advance by the caller (sizes from the
  * functions above), so encoding is one allocation and no copies but the
- * field bytes themselves.
+ * field bytes themselves. The buffer is its own allocation, not a slice of
+ * Node's shared 8 KiB pool: encodings are kept (graft cache, pending log
+ * batches), and one kept slice holds its whole pool alive; at 300 msgs/s that
+ * held 60 MiB for 20 MiB of messages.
  */
 export class ExactWriter {
   readonly buf: Buffer;
   private at = 0;
 
   constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = Buffer.allocUnsafeSlow(size);
   }
 
   varint(n: number): this {
@@ -75,10 +78,23 @@ export class ExactWriter {
   }
 
   bytes(b: Uint8Array): this {
-    this.varint(b.length);
+    return this.varint(b.length).raw(b);
+  }
+
+  /** `b` as is, without a length. */
+  raw(b: Uint8Array): this {
     this.buf.set(b, this.at);
     this.at += b.length;
     return this;
+  }
+
+  /** The bytes written so far from `start`, as a view (e.g. a field just written, located by `offset` before it). */
+  view(start: number): Uint8Array {
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + start, this.at - start);
+  }
+
+  get offset(): number {
+    return this.at;
   }
 
   /** A string's UTF-8 bytes, whose length the caller measured with Buffer.byteLength. */
@@ -88,10 +104,13 @@ export class ExactWriter {
     return this;
   }
 
-  /** The whole buffer, checked to be exactly filled (a size mistake is a bug, not a short frame). */
+  /**
+   * The whole buffer, checked to be exactly filled (a size mistake is a bug,
+   * not a short frame); a plain Uint8Array, as protobuf-es returns.
+   */
   finish(): Uint8Array {
     if (this.at !== this.buf.length) throw new Error(`encoder sized ${this.buf.length} bytes but wrote ${this.at}`);
-    return this.buf;
+    return this.view(0);
   }
 }
 
