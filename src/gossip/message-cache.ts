@@ -7,7 +7,9 @@ export interface CachedMessage {
   knownBy: Set<string>;
 }
 
-interface Entry extends CachedMessage {
+interface Arrival {
+  key: string;
+  bytes: number;
   addedMs: number;
 }
 
@@ -17,11 +19,16 @@ interface Entry extends CachedMessage {
  * second or so of the announcement (flush delay, graft timeout, a retry), so
  * entries also expire by age: at 20 msgs/s a count bound alone kept 50 s of
  * messages, 1 MiB per node for nothing. Bounded in entries, bytes and age;
- * oldest first out (Map insertion order is arrival order). The newest entry
- * always stays, whatever its size.
+ * oldest first out. The newest entry always stays, whatever its size.
+ *
+ * Arrival order is an array with a moving head rather than the Map's own
+ * order: taking the oldest key of a Map that keeps losing its oldest entries
+ * skips every deleted slot at its front, a scan that showed in profiles.
  */
 export class MessageCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, CachedMessage & { addedMs: number }>();
+  private arrivals: Arrival[] = [];
+  private head = 0;
   private bytes = 0;
 
   constructor(
@@ -43,14 +50,20 @@ export class MessageCache {
   add(key: string, entry: CachedMessage): void {
     if (this.entries.has(key)) return;
     const now = this.now();
-    this.entries.set(key, { ...entry, addedMs: now });
+    this.entries.set(key, { body: entry.body, topic: entry.topic, knownBy: entry.knownBy, addedMs: now });
+    this.arrivals.push({ key, bytes: entry.body.length, addedMs: now });
     this.bytes += entry.body.length;
     const cutoff = now - this.maxAgeMs;
-    for (const [oldestKey, oldest] of this.entries) {
-      const over = this.entries.size > this.maxEntries || this.bytes > this.maxBytes || oldest.addedMs <= cutoff;
-      if (!over || this.entries.size === 1) break;
-      this.entries.delete(oldestKey);
-      this.bytes -= oldest.body.length;
+    while (this.entries.size > 1) {
+      const oldest = this.arrivals[this.head]!;
+      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes && oldest.addedMs > cutoff) break;
+      this.entries.delete(oldest.key);
+      this.bytes -= oldest.bytes;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.arrivals.length) {
+      this.arrivals = this.arrivals.slice(this.head);
+      this.head = 0;
     }
   }
 
