@@ -55,7 +55,7 @@ function encodeRecordWithViews(msg: NewMessage): EncodedRecord {
   if (msg.timestampMs !== 0) size += 1 + varintSize(msg.timestampMs);
   if (msg.receivedAtMs !== 0) size += 1 + varintSize(msg.receivedAtMs);
   if (msg.payload.length > 0) size += lenFieldSize(msg.payload.length);
-  const w = new ExactWriter(size);
+  const w = new ExactWriter(size, true);
   let id: Uint8Array = EMPTY;
   let payload: Uint8Array = EMPTY;
   if (msg.id.length > 0) {

@@ -62,8 +62,8 @@ export function encodeGossipEnvelope(env: Envelope): Uint8Array | undefined {
   }
 }
 
-function envelopeWriter(field: number, innerSize: number): ExactWriter {
-  const w = new ExactWriter(varintSize(tag(field, WIRE_LEN)) + varintSize(innerSize) + innerSize);
+function envelopeWriter(field: number, innerSize: number, kept = false): ExactWriter {
+  const w = new ExactWriter(varintSize(tag(field, WIRE_LEN)) + varintSize(innerSize) + innerSize, kept);
   return w.varint(tag(field, WIRE_LEN)).varint(innerSize);
 }
 
@@ -96,7 +96,8 @@ function encodeGossip(m: GossipMessage): Uint8Array {
   if (m.timestampMs !== 0n) size += 1 + varint64Size(m.timestampMs);
   if (m.payload.length > 0) size += lenFieldSize(m.payload.length);
   if (m.nonce !== 0n) size += 1 + 8;
-  const w = envelopeWriter(FIELD.gossip, size);
+  // Relay encodings stay in the graft cache for seconds.
+  const w = envelopeWriter(FIELD.gossip, size, true);
   if (m.id.length > 0) w.varint(tag(1, WIRE_LEN)).bytes(m.id);
   if (topicLength > 0) w.varint(tag(2, WIRE_LEN)).utf8(m.topic, topicLength);
   if (m.ttl !== 0) w.varint(tag(3, WIRE_VARINT)).varint(m.ttl);
