@@ -83,8 +83,13 @@ export const GOSSIP_DEFAULTS = {
   missingEntries: 4096,
 };
 
+/**
+ * An id waiting to be announced, by its map key only: the id bytes of a
+ * received message are a view into its whole decrypted record, which a
+ * queued view would keep alive (and promote to the old generation) until the
+ * flush.
+ */
 interface PendingId {
-  id: Uint8Array;
   key: string;
   due: number;
 }
@@ -235,9 +240,9 @@ export class Gossip implements Protocol {
       throw new PheromonesError('invalid-argument', `message of ${body.length} bytes exceeds the frame limit of ${this.opts.maxFrameBytes}`);
     }
     const key = KEY(id);
-    this.seen.add(key);
+    this.seen.add(id);
     const delivered = this.deliver(msg, 0);
-    this.relay(key, id, topic, body, undefined, 0);
+    this.relay(key, topic, body, undefined, 0);
     const stored = await delivered;
     if (stored === undefined) throw new PheromonesError('internal', 'a fresh broadcast id is already in the message log');
     return stored;
@@ -285,7 +290,7 @@ export class Gossip implements Protocol {
     // Most frames are copies of a message already handled: the cheap check
     // comes first. Only a validated message enters the cache, so a forgery
     // carrying a real id cannot shadow the genuine message.
-    if (this.seen.has(key)) {
+    if (this.seen.has(msg.id)) {
       link.counters.duplicates++;
       this.stats.duplicates++;
       this.topics.get(this.cache.get(key)?.topic ?? (topicBytes(msg.topic) <= MAX_TOPIC_BYTES ? msg.topic : OTHER_TOPICS)).duplicates++;
@@ -299,7 +304,7 @@ export class Gossip implements Protocol {
       return undefined;
     }
     this.validate(msg);
-    this.seen.add(key);
+    this.seen.add(msg.id);
     const wasMissing = this.missing.resolve(key);
     if (wasMissing?.grafted === true) this.stats.recovered++;
     const topic = this.topics.get(msg.topic);
@@ -319,7 +324,7 @@ export class Gossip implements Protocol {
       msg.ttl = ttl;
       msg.hops = hops;
       const body = encodeGossip(msg);
-      this.relay(key, msg.id, msg.topic, body, link, hops, wasMissing?.announcers);
+      this.relay(key, msg.topic, body, link, hops, wasMissing?.announcers);
     }
     return this.deliver(msg, hops).then(() => undefined);
   }
@@ -327,7 +332,6 @@ export class Gossip implements Protocol {
   /** Push `body` to the tree (to everyone when flooding), announce it on the other links. */
   private relay(
     key: string,
-    id: Uint8Array,
     topic: string,
     body: Uint8Array,
     from: Link | undefined,
@@ -358,7 +362,7 @@ export class Gossip implements Protocol {
         }
       } else {
         const due = now + delay + (link.peer.id < this.localHex ? flushMs / 2 : 0);
-        link.pending.push({ id, key, due });
+        link.pending.push({ key, due });
         firstDue = Math.min(firstDue, due);
         if (link.pending.length >= MAX_IDS_PER_FRAME) this.flushLink(link, Number.POSITIVE_INFINITY);
       }
@@ -399,7 +403,7 @@ export class Gossip implements Protocol {
       }
       const entry = this.cache.get(p.key);
       if (entry?.knownBy.has(link.peer.id)) continue;
-      ids.push(p.id);
+      ids.push(Buffer.from(p.key, 'latin1'));
       if (entry !== undefined) this.topics.get(entry.topic).ihaveSent++;
     }
     link.pending = later;
@@ -415,7 +419,7 @@ export class Gossip implements Protocol {
     this.stats.ihaveReceived += ids.length;
     for (const id of ids) {
       const key = KEY(id);
-      if (this.seen.has(key)) {
+      if (this.seen.has(id)) {
         this.cache.get(key)?.knownBy.add(link.peer.id);
         continue;
       }
