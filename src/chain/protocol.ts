@@ -12,7 +12,7 @@ import {
   type ChainStatus,
   type Envelope,
 } from '../gen/pheromones/wire/v1/wire_pb.js';
-import type { DisconnectCause } from '../node/types.js';
+import type { DisconnectCause } from '../peer/types.js';
 import { envelope, type Peer } from '../peer/peer.js';
 import type { EnvelopeCase, Protocol } from '../peer/protocol.js';
 import { blockSize, type Block } from './block.js';

@@ -21,7 +21,7 @@ import { BanList, type Ban } from '../store/ban-list.js';
 import type { Database } from '../store/database.js';
 import { JsonTable } from '../store/json-table.js';
 import { PeerStore, type KnownPeer } from '../store/peer-store.js';
-import type { DisconnectCause } from '../node/types.js';
+import type { DisconnectCause } from '../peer/types.js';
 import type { SecureConnection } from '../transport/types.js';
 import { hostOf } from './address-group.js';
 import { ConnectionEngine, shuffle, type EngineTuning } from './engine.js';

@@ -10,10 +10,9 @@ import {
   type Envelope,
   type GossipMessage,
 } from '../gen/pheromones/wire/v1/wire_pb.js';
-import type { StoredMessage } from '../node/types.js';
 import type { Peer } from '../peer/peer.js';
 import type { Protocol } from '../peer/protocol.js';
-import type { MessageLog } from '../store/message-log.js';
+import type { MessageLog, StoredMessage } from '../store/message-log.js';
 import { encodeEnvelope, envelope } from '../wire/envelope.js';
 import { MessageCache } from './message-cache.js';
 import { computeMessageId } from './message-id.js';

@@ -1,36 +1,21 @@
 import type { FindNodeResult } from '../discovery/discovery.js';
 import type { Ban } from '../store/ban-list.js';
 import type { KnownPeer } from '../store/peer-store.js';
-import type { Direction } from '../transport/types.js';
+import type { PeerEvent, PeerSessionInfo } from '../peer/types.js';
+import type { StoredMessage } from '../store/message-log.js';
 import type { GossipStats, PeerGossipCounters, TopicGossipCounters } from '../gossip/stats.js';
 
 export type { Ban, FindNodeResult, KnownPeer };
+export type { DisconnectCause, PeerEvent, PeerSessionInfo } from '../peer/types.js';
+export type { StoredMessage } from '../store/message-log.js';
 
 /**
  * The public face of a running node: what the daemon's stdin mode, the gRPC
  * API and the tests use. Implemented by `Node` in ./node.ts.
  */
 
-export interface PeerInfo {
-  /** Hex node id. */
-  nodeId: string;
-  /** host:port of the TCP connection's remote end. */
-  address: string;
-  /** host:port the peer says it listens on (remote host + its listen port), '' if it does not listen. */
-  listenAddress: string;
-  direction: Direction;
-  /** Milliseconds since the Unix epoch when the session was established. */
-  connectedSinceMs: number;
-  /** Last measured round-trip time in ms, -1 before the first pong. */
-  rttMs: number;
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-  /** Protocols the peer advertised, as "name/version". */
-  protocols: string[];
-  userAgent: string;
-  persistent: boolean;
+/** A session's state as the peer layer reports it, plus what gossip did on the link. */
+export interface PeerInfo extends PeerSessionInfo {
   /** What gossip did on this link; undefined when the peer does not speak gossip. */
   gossip?: PeerGossipCounters;
 }
@@ -55,41 +40,8 @@ export interface NodeInfo {
   gossip?: { mode: string; totals: GossipStats; topics: TopicGossipCounters[] };
 }
 
-/** One delivered broadcast, as stored in the message log. */
-export interface StoredMessage {
-  /** Position in this node's log, starting at 1, strictly increasing. */
-  seq: bigint;
-  /** 32-byte message id. */
-  id: Uint8Array;
-  topic: string;
-  /** Hex node id of the origin. */
-  origin: string;
-  hops: number;
-  /** Origin's timestamp (ms since epoch). */
-  timestampMs: number;
-  /** When this node delivered it (ms since epoch). */
-  receivedAtMs: number;
-  payload: Uint8Array;
-}
 
-export type DisconnectCause =
-  | 'requested'
-  | 'duplicate'
-  | 'self'
-  | 'wrong-network'
-  | 'incompatible-version'
-  | 'handshake-failed'
-  | 'protocol-violation'
-  | 'timeout'
-  | 'too-many-peers'
-  | 'slow-reader'
-  | 'banned'
-  | 'connection-lost';
 
-export type PeerEvent =
-  | { type: 'connected'; peer: PeerInfo }
-  | { type: 'disconnected'; peer: PeerInfo; reason: DisconnectCause; detail: string }
-  | { type: 'banned'; ban: Ban };
 
 /** Discovery: bans, DHT lookups and the peer store (src/discovery). */
 export interface DiscoveryApi {

@@ -3,8 +3,7 @@ import { create } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import { PheromonesError } from '../errors.js';
 import { DisconnectReason, PingSchema, PongSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
-import type { NodeTuning } from '../node/config.js';
-import type { DisconnectCause, PeerEvent, PeerInfo } from '../node/types.js';
+import type { DisconnectCause, PeerEvent, PeerSessionInfo } from './types.js';
 import { HandshakeError } from '../transport/index.js';
 import type { CloseInfo, Direction, SecureConnection } from '../transport/types.js';
 import { formatAddress, normaliseHost, ownHosts, parseAddress } from './address.js';
@@ -17,9 +16,21 @@ import { causeOf } from './reasons.js';
 /** Dial host:port and complete the secure handshake (the transport, injected so this layer can be tested alone). */
 export type Dialer = (host: string, port: number, timeoutMs: number) => Promise<SecureConnection>;
 
+/** The node's settings this layer reads (a subset of NodeTuning). */
+export interface PeerTuning {
+  handshakeTimeoutMs: number;
+  /** Bytes a peer's send queue may hold before the peer is dropped as a slow reader. */
+  maxQueuedBytes: number;
+  pingIntervalMs: number;
+  /** A peer silent for this long is dropped. */
+  pingTimeoutMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+}
+
 export interface PeerManagerOptions {
   localId: string;
-  tuning: NodeTuning;
+  tuning: PeerTuning;
   maxInbound: number;
   maxOutbound: number;
   logger: Logger;
@@ -207,7 +218,7 @@ export class PeerManager {
     return [...this.live.values()];
   }
 
-  list(): PeerInfo[] {
+  list(): PeerSessionInfo[] {
     return this.peers().map((p) => p.info());
   }
 
@@ -274,7 +285,7 @@ export class PeerManager {
   }
 
   /** Disconnect by node id or address and stop redialling it. */
-  remove(idOrAddress: string): PeerInfo {
+  remove(idOrAddress: string): PeerSessionInfo {
     let peer = this.live.get(idOrAddress.toLowerCase());
     let key: string | undefined;
     if (peer === undefined) {

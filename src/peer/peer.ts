@@ -1,6 +1,6 @@
 import { DisconnectReason, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
 import { encodeEnvelope } from '../wire/envelope.js';
-import type { PeerInfo } from '../node/types.js';
+import type { PeerSessionInfo } from './types.js';
 import type { Direction, Lane, SecureConnection } from '../transport/types.js';
 import { formatAddress } from './address.js';
 
@@ -89,7 +89,7 @@ export class Peer {
     }
   }
 
-  info(): PeerInfo {
+  info(): PeerSessionInfo {
     const protocols: string[] = [];
     for (const [name, versions] of this.remoteProtocols) for (const v of versions) protocols.push(`${name}/${v}`);
     return {

@@ -1,5 +1,5 @@
 import type { Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
-import type { DisconnectCause } from '../node/types.js';
+import type { DisconnectCause } from './types.js';
 import type { Peer } from './peer.js';
 
 /** The name of one Envelope oneof case, e.g. 'gossip'. */

@@ -1,5 +1,5 @@
 import { DisconnectReason } from '../gen/pheromones/wire/v1/wire_pb.js';
-import type { DisconnectCause } from '../node/types.js';
+import type { DisconnectCause } from './types.js';
 
 const CAUSES: Record<DisconnectReason, DisconnectCause> = {
   [DisconnectReason.UNSPECIFIED]: 'connection-lost',

@@ -1,8 +1,24 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MessageRecordSchema } from '../gen/pheromones/store/v1/store_pb.js';
-import type { StoredMessage } from '../node/types.js';
 import { ExactWriter, WIRE_LEN, WIRE_VARINT, lenFieldSize, tag, varintSize } from '../wire/proto-bytes.js';
 import { bytesSublevel, type BytesSublevel, type Database } from './database.js';
+
+/** One delivered broadcast, as stored in the message log. */
+export interface StoredMessage {
+  /** Position in this node's log, starting at 1, strictly increasing. */
+  seq: bigint;
+  /** 32-byte message id. */
+  id: Uint8Array;
+  topic: string;
+  /** Hex node id of the origin. */
+  origin: string;
+  hops: number;
+  /** Origin's timestamp (ms since epoch). */
+  timestampMs: number;
+  /** When this node delivered it (ms since epoch). */
+  receivedAtMs: number;
+  payload: Uint8Array;
+}
 
 /** A message about to be logged: everything but the seq the log assigns. */
 export type NewMessage = Omit<StoredMessage, 'seq'>;
