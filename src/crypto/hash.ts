@@ -1,6 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, hash } from 'node:crypto';
 
 export function sha256(...parts: Uint8Array[]): Buffer {
+  // One part: the one-shot hash, without a Hash object per call.
+  if (parts.length === 1) return hash('sha256', parts[0]!, 'buffer');
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return h.digest();

@@ -18,13 +18,31 @@ export interface MessageIdFields {
  * ttl and hops are left out because they change at every hop.
  */
 export function computeMessageId(f: MessageIdFields): Uint8Array {
-  const topic = new TextEncoder().encode(f.topic);
-  const fixed = new Uint8Array(8 + 8 + 4);
-  const view = new DataView(fixed.buffer);
-  view.setBigUint64(0, BigInt.asUintN(64, f.timestampMs));
-  view.setBigUint64(8, BigInt.asUintN(64, f.nonce));
-  view.setUint32(16, topic.length);
-  const digest = sha256(DOMAIN, f.origin, fixed, topic, f.payload);
+  const topicLength = Buffer.byteLength(f.topic, 'utf8');
+  const size = DOMAIN.length + f.origin.length + 8 + 8 + 4 + topicLength + f.payload.length;
+  // Every received message is hashed once to check its id: its preimage is
+  // laid out in one reused buffer and hashed in one call.
+  const buf = preimageBuffer(size);
+  buf.set(DOMAIN, 0);
+  let at = DOMAIN.length;
+  buf.set(f.origin, at);
+  at += f.origin.length;
+  at = buf.writeBigUInt64BE(BigInt.asUintN(64, f.timestampMs), at);
+  at = buf.writeBigUInt64BE(BigInt.asUintN(64, f.nonce), at);
+  at = buf.writeUInt32BE(topicLength, at);
+  at += buf.write(f.topic, at, topicLength, 'utf8');
+  buf.set(f.payload, at);
+  const digest = sha256(buf);
   // A plain Uint8Array view, so ids compare equal however they were made.
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+}
+
+/** Preimages up to this size reuse one buffer; larger ones (rare, up to the frame limit) get their own. */
+const REUSED_PREIMAGE_BYTES = 64 * 1024;
+let preimage: Buffer | undefined;
+
+function preimageBuffer(size: number): Buffer {
+  if (size > REUSED_PREIMAGE_BYTES) return Buffer.allocUnsafe(size);
+  preimage ??= Buffer.allocUnsafeSlow(REUSED_PREIMAGE_BYTES);
+  return preimage.subarray(0, size);
 }

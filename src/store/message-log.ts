@@ -45,7 +45,8 @@ function isUint(n: number): boolean {
 /** A record's bytes, plus its message with id and payload as views into them (one allocation for all three). */
 interface EncodedRecord {
   value: Uint8Array;
-  msg: NewMessage;
+  /** The message as it will be delivered; its seq is set when the write is ordered. */
+  msg: StoredMessage;
 }
 
 /**
@@ -59,7 +60,7 @@ export function encodeRecord(msg: NewMessage): Uint8Array {
 
 function encodeRecordWithViews(msg: NewMessage): EncodedRecord {
   if (!isUint(msg.hops) || msg.hops > 0xffffffff || !isUint(msg.timestampMs) || !isUint(msg.receivedAtMs)) {
-    return { value: encodeRecordReflective(msg), msg: { ...msg, id: new Uint8Array(msg.id), payload: new Uint8Array(msg.payload) } };
+    return { value: encodeRecordReflective(msg), msg: { ...msg, id: new Uint8Array(msg.id), payload: new Uint8Array(msg.payload), seq: 0n } };
   }
   const origin = Buffer.from(msg.origin, 'hex');
   const topicLength = Buffer.byteLength(msg.topic, 'utf8');
@@ -89,7 +90,7 @@ function encodeRecordWithViews(msg: NewMessage): EncodedRecord {
     const at = w.offset;
     payload = w.raw(msg.payload).view(at);
   }
-  return { value: w.finish(), msg: { ...msg, id, payload } };
+  return { value: w.finish(), msg: { ...msg, id, payload, seq: 0n } };
 }
 
 const EMPTY = new Uint8Array(0);
@@ -210,23 +211,25 @@ export class MessageLog {
 
   private async write(records: EncodedRecord[]): Promise<(StoredMessage | undefined)[]> {
     const onDisk = await this.ids.getMany(records.map((r) => r.msg.id));
-    const inBatch = new Set<string>();
+    // Two appends of one id in one batch: only the first is logged.
+    const inBatch = records.length > 1 ? new Set<string>() : undefined;
     const ops: { type: 'put'; sublevel: BytesSublevel; key: Uint8Array; value: Uint8Array }[] = [];
     const results: (StoredMessage | undefined)[] = [];
     let seq = this.nextSeq;
     records.forEach(({ msg, value }, i) => {
-      const hex = toHex(msg.id);
-      if (onDisk[i] !== undefined || inBatch.has(hex)) {
+      const hex = inBatch === undefined ? '' : toHex(msg.id);
+      if (onDisk[i] !== undefined || inBatch?.has(hex) === true) {
         results.push(undefined);
         return;
       }
-      inBatch.add(hex);
+      inBatch?.add(hex);
       const key = seqKey(seq);
       ops.push(
         { type: 'put', sublevel: this.messages, key, value },
         { type: 'put', sublevel: this.ids, key: msg.id, value: key },
       );
-      results.push({ ...msg, seq });
+      msg.seq = seq;
+      results.push(msg);
       seq++;
     });
     if (ops.length > 0) await this.db.batch(ops);
