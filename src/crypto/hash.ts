@@ -41,3 +41,21 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 export function ascii(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
+
+/**
+ * MurmurHash3's 32-bit finalizer: every input bit moves about half the output
+ * bits. For in-memory tables keyed by ids XORed with a per-process secret, so
+ * that ids crafted by a peer cannot choose where they land.
+ */
+export function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** The little-endian 32-bit word at `at`. */
+export function wordLE(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}

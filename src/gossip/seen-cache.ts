@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mix32, wordLE } from '../crypto/hash.js';
 
 /** First ring size; it doubles as needed up to maxEntries. */
 const INITIAL_CAPACITY = 1024;
@@ -53,8 +54,8 @@ export class SeenCache {
   }
 
   has(id: Uint8Array): boolean {
-    const lo = word(id, 0);
-    const hi = word(id, 4);
+    const lo = wordLE(id, 0);
+    const hi = wordLE(id, 4);
     let now: number | undefined;
     // An expired entry and a fresh one for the same id can both be present
     // (the clock stepped back, so the sweep has not reached the old one).
@@ -78,8 +79,8 @@ export class SeenCache {
       else this.evictOldest();
     }
     const slot = (this.head + this.count) % this.capacity;
-    this.lo[slot] = word(id, 0);
-    this.hi[slot] = word(id, 4);
+    this.lo[slot] = wordLE(id, 0);
+    this.hi[slot] = wordLE(id, 4);
     this.addedMs[slot] = now;
     this.count++;
     this.place(slot);
@@ -87,7 +88,7 @@ export class SeenCache {
   }
 
   private bucket(lo: number, hi: number): number {
-    return (Math.imul(lo ^ this.seedLo, 0x9e3779b1) ^ Math.imul(hi ^ this.seedHi, 0x85ebca77)) & this.mask;
+    return (mix32(lo ^ this.seedLo) ^ mix32(hi ^ this.seedHi)) & this.mask;
   }
 
   /** Table index pointing at ring `slot` (every ring entry has one). */
@@ -149,8 +150,4 @@ export class SeenCache {
     const cutoff = now - this.maxAgeMs;
     while (this.count > 0 && this.addedMs[this.head]! <= cutoff) this.evictOldest();
   }
-}
-
-function word(id: Uint8Array, at: number): number {
-  return (id[at]! | (id[at + 1]! << 8) | (id[at + 2]! << 16) | (id[at + 3]! << 24)) >>> 0;
 }

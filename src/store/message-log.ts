@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MessageRecordSchema } from '../gen/pheromones/store/v1/store_pb.js';
+import { IdFilter } from './id-filter.js';
 import { ExactWriter, WIRE_LEN, WIRE_VARINT, lenFieldSize, tag, varintSize } from '../wire/proto-bytes.js';
 import { bytesSublevel, type BytesSublevel, type Database } from './database.js';
 
@@ -145,6 +146,8 @@ interface PendingAppend {
 export class MessageLog {
   private readonly messages: BytesSublevel;
   private readonly ids: BytesSublevel;
+  /** Every id in the log, approximately: a new id is known new without reading the disk. */
+  private readonly known = new IdFilter();
   private nextSeq = 1n;
   private readonly queue: PendingAppend[] = [];
   private writing = false;
@@ -161,6 +164,8 @@ export class MessageLog {
     for await (const key of log.messages.keys({ reverse: true, limit: 1 })) {
       log.nextSeq = seqFromKey(key) + 1n;
     }
+    // One pass over the id index (keys only; about a second per million messages).
+    for await (const id of log.ids.keys()) log.known.add(id);
     return log;
   }
 
@@ -210,17 +215,22 @@ export class MessageLog {
   }
 
   private async write(records: EncodedRecord[]): Promise<(StoredMessage | undefined)[]> {
-    const onDisk = await this.ids.getMany(records.map((r) => r.msg.id));
+    // Only ids the filter cannot rule out are looked up: true copies (after a
+    // seen-cache eviction or a restart) and the filter's rare false positives.
+    const maybe = records.filter((r) => this.known.mightHave(r.msg.id));
+    const found = maybe.length === 0 ? [] : await this.ids.getMany(maybe.map((r) => r.msg.id));
+    const onDisk = new Set(maybe.filter((_r, i) => found[i] !== undefined));
     // Two appends of one id in one batch: only the first is logged.
     const inBatch = records.length > 1 ? new Set<string>() : undefined;
     const ops: { type: 'put'; sublevel: BytesSublevel; key: Uint8Array; value: Uint8Array }[] = [];
     const results: (StoredMessage | undefined)[] = [];
     let seq = this.nextSeq;
-    records.forEach(({ msg, value }, i) => {
+    for (const record of records) {
+      const { msg, value } = record;
       const hex = inBatch === undefined ? '' : toHex(msg.id);
-      if (onDisk[i] !== undefined || inBatch?.has(hex) === true) {
+      if (onDisk.has(record) || inBatch?.has(hex) === true) {
         results.push(undefined);
-        return;
+        continue;
       }
       inBatch?.add(hex);
       const key = seqKey(seq);
@@ -231,8 +241,9 @@ export class MessageLog {
       msg.seq = seq;
       results.push(msg);
       seq++;
-    });
+    }
     if (ops.length > 0) await this.db.batch(ops);
+    for (const m of results) if (m !== undefined) this.known.add(m.id);
     this.nextSeq = seq;
     return results;
   }

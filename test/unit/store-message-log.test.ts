@@ -104,9 +104,13 @@ describe('MessageLog', () => {
     db = await openDatabase(join(d, 'db'), d);
     log = await MessageLog.open(db);
     assert.equal(log.size, 300);
-    assert.equal((await log.append(message(1000)))?.seq, 301n);
+    // The id filter is rebuilt from disk: what was logged before is refused, once and in a batch.
+    assert.equal(await log.append(message(5)), undefined);
+    const again = await Promise.all([log.append(message(6)), log.append(message(1001)), log.append(message(1001))]);
+    assert.deepEqual(again.map((m) => m?.seq), [undefined, 301n, undefined]);
+    assert.equal((await log.append(message(1000)))?.seq, 302n);
     const tail = await log.list(298n, 10);
-    assert.deepEqual(tail.map((m) => m.seq), [299n, 300n, 301n]);
+    assert.deepEqual(tail.map((m) => m.seq), [299n, 300n, 301n, 302n]);
     await db.close();
   });
 
