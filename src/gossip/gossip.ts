@@ -339,8 +339,7 @@ export class Gossip implements Protocol {
   ): void {
     const counters = this.topics.get(topic);
     if (this.mode === 'tree') {
-      const knownBy = new Set<string>(announcers);
-      if (from !== undefined) knownBy.add(from.peer.id);
+      const knownBy = from === undefined || announcers.includes(from.peer.id) ? [...announcers] : [...announcers, from.peer.id];
       this.cache.add(key, { body, topic, knownBy });
     }
     // Both ends of a lazy link usually hold the message: only one needs to
@@ -401,7 +400,7 @@ export class Gossip implements Protocol {
         continue;
       }
       const entry = this.cache.get(p.key);
-      if (entry?.knownBy.has(link.peer.id)) continue;
+      if (entry?.knownBy.includes(link.peer.id)) continue;
       ids.push(Buffer.from(p.key, 'latin1'));
       if (entry !== undefined) this.topics.get(entry.topic).ihaveSent++;
     }
@@ -417,11 +416,14 @@ export class Gossip implements Protocol {
     link.counters.ihaveReceived += ids.length;
     this.stats.ihaveReceived += ids.length;
     for (const id of ids) {
-      const key = KEY(id);
       if (this.seen.has(id)) {
-        this.cache.get(key)?.knownBy.add(link.peer.id);
+        // Only an announcement still queued for this link can be left out.
+        if (link.pending.length === 0) continue;
+        const known = this.cache.get(KEY(id))?.knownBy;
+        if (known !== undefined && !known.includes(link.peer.id)) known.push(link.peer.id);
         continue;
       }
+      const key = KEY(id);
       this.missing.announce(key, id, link.peer.id);
     }
   }

@@ -3,8 +3,8 @@ export interface CachedMessage {
   /** The relay encoding (ttl and hops already advanced), sent as is to a grafting peer. */
   body: Uint8Array;
   topic: string;
-  /** Peers known to hold the message (its sender, those that announced it): no announcement goes to them. */
-  knownBy: Set<string>;
+  /** Peers known to hold the message (its sender, those that announced it): no announcement goes to them. Usually one or two. */
+  knownBy: string[];
 }
 
 interface Arrival {
@@ -69,6 +69,9 @@ export class MessageCache {
 
   /** A peer left: it no longer needs to be skipped by announcements. */
   forget(peerId: string): void {
-    for (const e of this.entries.values()) e.knownBy.delete(peerId);
+    for (const e of this.entries.values()) {
+      const at = e.knownBy.indexOf(peerId);
+      if (at >= 0) e.knownBy.splice(at, 1);
+    }
   }
 }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MessageCache } from '../../src/gossip/message-cache.js';
 
-function entry(bytes: number): { body: Uint8Array; topic: string; knownBy: Set<string> } {
-  return { body: new Uint8Array(bytes), topic: 't', knownBy: new Set() };
+function entry(bytes: number): { body: Uint8Array; topic: string; knownBy: string[] } {
+  return { body: new Uint8Array(bytes), topic: 't', knownBy: [] };
 }
 
 describe('MessageCache (messages kept to answer grafts)', () => {
