@@ -339,7 +339,8 @@ export class Gossip implements Protocol {
   ): void {
     const counters = this.topics.get(topic);
     if (this.mode === 'tree') {
-      const knownBy = from === undefined || announcers.includes(from.peer.id) ? [...announcers] : [...announcers, from.peer.id];
+      const knownBy = [...announcers];
+      if (from !== undefined && !knownBy.includes(from.peer.id)) knownBy.push(from.peer.id);
       this.cache.add(key, { body, topic, knownBy });
     }
     // Both ends of a lazy link usually hold the message: only one needs to

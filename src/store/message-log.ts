@@ -148,6 +148,10 @@ export class MessageLog {
   private readonly ids: BytesSublevel;
   /** Every id in the log, approximately: a new id is known new without reading the disk. */
   private readonly known = new IdFilter();
+  /** Until the filter holds the ids already on disk, every append reads the disk. */
+  private knownComplete = false;
+  /** Resolves once the id filter holds every id that was on disk at open (or gave up: it never rejects). */
+  indexed: Promise<void> = Promise.resolve();
   private nextSeq = 1n;
   private readonly queue: PendingAppend[] = [];
   private writing = false;
@@ -164,9 +168,20 @@ export class MessageLog {
     for await (const key of log.messages.keys({ reverse: true, limit: 1 })) {
       log.nextSeq = seqFromKey(key) + 1n;
     }
-    // One pass over the id index (keys only; about a second per million messages).
-    for await (const id of log.ids.keys()) log.known.add(id);
+    // One pass over the id index, in the background: it takes about 6 s per
+    // million messages, which start-up should not wait for.
+    log.indexed = log.indexIds();
     return log;
+  }
+
+  private async indexIds(): Promise<void> {
+    try {
+      for await (const id of this.ids.keys()) this.known.add(id);
+      this.knownComplete = true;
+    } catch {
+      // The database closed before the pass ended (the node stopped), or a
+      // read failed: appends keep reading the disk, which is always right.
+    }
   }
 
   /** Seqs start at 1 and nothing is ever deleted, so the size is the last seq. */
@@ -217,7 +232,7 @@ export class MessageLog {
   private async write(records: EncodedRecord[]): Promise<(StoredMessage | undefined)[]> {
     // Only ids the filter cannot rule out are looked up: true copies (after a
     // seen-cache eviction or a restart) and the filter's rare false positives.
-    const maybe = records.filter((r) => this.known.mightHave(r.msg.id));
+    const maybe = this.knownComplete ? records.filter((r) => this.known.mightHave(r.msg.id)) : records;
     const found = maybe.length === 0 ? [] : await this.ids.getMany(maybe.map((r) => r.msg.id));
     const onDisk = new Set(maybe.filter((_r, i) => found[i] !== undefined));
     // Two appends of one id in one batch: only the first is logged.
