@@ -1,12 +1,9 @@
 /** NodeApi values → API messages (the init shapes protobuf-es accepts). */
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { toHex } from '../crypto/hash.js';
 import type { DirectMessage, DisconnectCause, PeerInfo, StoredMessage } from '../node/types.js';
 import { PeerDirection, PeerDisconnectReason, type PeerSchema } from '../gen/pheromones/admin/v1/peer_pb.js';
 import type { DirectMessageSchema, MessageSchema } from '../gen/pheromones/admin/v1/message_pb.js';
-
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
 
 export function peerToApi(p: PeerInfo): MessageInitShape<typeof PeerSchema> {
   return {
@@ -56,7 +53,7 @@ export function reasonToApi(reason: DisconnectCause): PeerDisconnectReason {
 export function messageToApi(m: StoredMessage): MessageInitShape<typeof MessageSchema> {
   return {
     seq: m.seq,
-    id: hex(m.id),
+    id: toHex(m.id),
     topic: m.topic,
     origin: m.origin,
     hops: m.hops,

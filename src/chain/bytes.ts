@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
+import { sha256 as sha256Buffer, toHex } from '../crypto/hash.js';
 
 /** Byte helpers for the canonical encodings; everything hashed goes through these. */
 
-export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
-}
+export { toHex };
 
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+/** sha256 as a plain Uint8Array (a copy), so digests compare equal to decoded fields. */
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(sha256Buffer(data));
 }
 
 export function fromHex(hex: string): Uint8Array {

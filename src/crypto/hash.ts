@@ -38,6 +38,11 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
   return hkdfSha256Expand(hkdfSha256Extract(ikm, salt), info, length);
 }
 
+/** Lower-case hex of `bytes` (any Uint8Array view, without copying it). */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
 export function ascii(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }

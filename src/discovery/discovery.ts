@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { toHex } from '../crypto/hash.js';
 import { isIP } from 'node:net';
 import { create } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
@@ -107,7 +108,6 @@ interface PendingQuery {
   timer: NodeJS.Timeout;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /**
  * Discovery: peer exchange and the Kademlia DHT spoken on every session
@@ -605,7 +605,7 @@ function fromRecord(r: NodeRecord): Contact | undefined {
   try {
     const { host, port } = parseAddress(r.address);
     if (isIP(host) === 0) return undefined;
-    return { id: r.nodeId.length === 0 ? '' : hex(r.nodeId), address: formatAddress(host, port), lastSeenMs: Date.now() };
+    return { id: r.nodeId.length === 0 ? '' : toHex(r.nodeId), address: formatAddress(host, port), lastSeenMs: Date.now() };
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
+import { toHex } from '../crypto/hash.js';
 import { PheromonesError } from '../errors.js';
 import {
   GossipGraftSchema,
@@ -108,7 +109,6 @@ interface Link {
   counters: LinkGossipCounters;
 }
 
-const HEX = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 /** Map key of a 32-byte id: latin1 is a plain byte-per-char copy, cheaper than hex on every frame. */
 const KEY = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
@@ -172,7 +172,7 @@ export class Gossip implements Protocol {
       missingEntries: opts.missingEntries ?? GOSSIP_DEFAULTS.missingEntries,
     };
     this.mode = this.cfg.mode;
-    this.localHex = HEX(opts.localId);
+    this.localHex = toHex(opts.localId);
     // A flooding node speaks only version 1, so tree peers flood to it too.
     this.versions = this.mode === 'tree' ? [TREE_VERSION, 1] : [1];
     this.seen = new SeenCache(opts.seenCacheEntries, opts.seenCacheTtlMs);
@@ -489,14 +489,14 @@ export class Gossip implements Protocol {
       stored = await this.opts.log.append({
         id: msg.id,
         topic: msg.topic,
-        origin: HEX(msg.origin),
+        origin: toHex(msg.origin),
         hops,
         timestampMs: Number(msg.timestampMs),
         receivedAtMs: Date.now(),
         payload: msg.payload,
       });
     } catch (err) {
-      this.opts.logger.error({ err, id: HEX(msg.id) }, 'could not log a gossip message');
+      this.opts.logger.error({ err, id: toHex(msg.id) }, 'could not log a gossip message');
       throw err;
     }
     if (stored === undefined) return undefined;

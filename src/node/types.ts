@@ -40,9 +40,6 @@ export interface NodeInfo {
   gossip?: { mode: string; totals: GossipStats; topics: TopicGossipCounters[] };
 }
 
-
-
-
 /** Discovery: bans, DHT lookups and the peer store (src/discovery). */
 export interface DiscoveryApi {
   /** Ban a node id, host:port or host for durationMs (0: the default) and drop matching peers. */

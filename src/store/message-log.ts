@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MessageRecordSchema } from '../gen/pheromones/store/v1/store_pb.js';
+import { toHex } from '../crypto/hash.js';
 import { IdFilter } from './id-filter.js';
 import { ExactWriter, WIRE_LEN, WIRE_VARINT, lenFieldSize, tag, varintSize } from '../wire/proto-bytes.js';
 import { bytesSublevel, type BytesSublevel, type Database } from './database.js';
@@ -33,10 +34,6 @@ export function seqKey(seq: bigint): Uint8Array {
 function seqFromKey(key: Uint8Array): bigint {
   if (key.length !== 8) throw new Error(`message log key of ${key.length} bytes, expected 8`);
   return new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function isUint(n: number): boolean {

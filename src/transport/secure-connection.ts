@@ -6,7 +6,7 @@ import { RecordOpener, RecordSealer } from '../crypto/record-cipher.js';
 import { decodeEnvelope, encodeEnvelope } from '../wire/envelope.js';
 import { decodePlainFrame } from '../wire/plain-frame.js';
 import { INNER_HEADER_BYTES, RECORD_PLAINTEXT_TARGET } from '../wire/limits.js';
-import { RecordReader, recordHeader, recordScratch, unpackInnerFrames } from '../wire/sealed-record.js';
+import { RecordReader, packInnerFrames, recordHeader, recordScratch, unpackInnerFrames } from '../wire/sealed-record.js';
 import { disconnectEnvelope } from './handshake.js';
 import type { CloseInfo, Direction, Lane, SecureConnection } from './types.js';
 
@@ -319,14 +319,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
       inner.writeUInt32BE(bodies[0]!.length, 0);
       pieces = this.sealer.sealParts(header, [inner, bodies[0]!]);
     } else {
-      const plaintext = recordScratch(size);
-      let at = 0;
-      for (const b of bodies) {
-        plaintext.writeUInt32BE(b.length, at);
-        plaintext.set(b, at + INNER_HEADER_BYTES);
-        at += INNER_HEADER_BYTES + b.length;
-      }
-      pieces = this.sealer.sealParts(header, [plaintext]);
+      pieces = this.sealer.sealParts(header, [packInnerFrames(bodies, size, recordScratch(size))]);
     }
     const sock = this.socket;
     sock.cork();

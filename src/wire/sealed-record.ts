@@ -90,9 +90,8 @@ export function packedSize(bodies: readonly Uint8Array[]): number {
   return n;
 }
 
-/** Packs bodies back to back as `u32 BE length | body` inner frames. */
-export function packInnerFrames(bodies: readonly Uint8Array[], size = packedSize(bodies)): Buffer {
-  const out = Buffer.allocUnsafe(size);
+/** Packs bodies back to back as `u32 BE length | body` inner frames, into `out` when given (at least `size` bytes). */
+export function packInnerFrames(bodies: readonly Uint8Array[], size = packedSize(bodies), out: Buffer = Buffer.allocUnsafe(size)): Buffer {
   let at = 0;
   for (const b of bodies) {
     out.writeUInt32BE(b.length, at);

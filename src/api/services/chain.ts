@@ -8,7 +8,7 @@ import { addressFromPublicKey } from '../../crypto/address.js';
 import { PheromonesError } from '../../errors.js';
 import type { ChainBlockSchema, ChainService, ChainTransactionSchema, SubscribeBlocksResponseSchema } from '../../gen/pheromones/admin/v1/chain_pb.js';
 import { BoundedQueue } from '../bounded-queue.js';
-import { hex } from '../convert.js';
+import { toHex } from '../../crypto/hash.js';
 import type { ImplOf } from '../grpc-adapter.js';
 import { invalidArgument } from '../status.js';
 import * as check from '../validate.js';
@@ -30,13 +30,13 @@ function authorAddress(key: Uint8Array): string {
 export function txToApi(tx: Transaction): MessageInitShape<typeof ChainTransactionSchema> {
   return {
     id: tx.idHex,
-    author: hex(tx.author),
+    author: toHex(tx.author),
     authorAddress: authorAddress(tx.author),
     topic: tx.topic,
     payload: tx.payload,
     timestampMs: BigInt(tx.timestampMs),
     nonce: tx.nonce,
-    signature: hex(tx.signature),
+    signature: toHex(tx.signature),
   };
 }
 
@@ -45,12 +45,12 @@ function blockToApi(node: ChainNode, entry: ChainEntry, block: Block | undefined
   return {
     hash: entry.hashHex,
     height: BigInt(entry.height),
-    prevHash: hex(h.prevHash),
+    prevHash: toHex(h.prevHash),
     timestampMs: BigInt(h.timestampMs),
-    merkleRoot: hex(h.merkleRoot),
-    target: hex(h.target),
+    merkleRoot: toHex(h.merkleRoot),
+    target: toHex(h.target),
     nonce: h.nonce,
-    miner: hex(h.miner),
+    miner: toHex(h.miner),
     cumulativeWork: entry.work.toString(),
     canonical: node.chain.isCanonical(entry.hash),
     transactionCount: block?.txs.length ?? 0,
@@ -130,7 +130,7 @@ export function chainService(chain: () => ChainNode, opts: { streamBuffer: numbe
       if (req.transaction === undefined) throw invalidArgument('transaction', 'required');
       const tx = txFromProto(req.transaction);
       const { message } = await node.submit(tx);
-      return { id: tx.idHex, messageId: hex(message.id), messageSeq: message.seq };
+      return { id: tx.idHex, messageId: toHex(message.id), messageSeq: message.seq };
     },
 
     async *subscribeBlocks(req, ctx): AsyncIterable<SubscribeOut> {
