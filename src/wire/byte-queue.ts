@@ -51,12 +51,11 @@ export class ByteQueue {
 
   /**
    * Removes and returns the first `n` bytes (caller checked `length >= n`).
-   * Bytes that straddle chunks are copied into `scratch` when it is given and
-   * large enough (the result is then only valid until the scratch is reused),
-   * otherwise into a new buffer. `scratch` may be a function of the size,
-   * called only when a copy is needed.
+   * Bytes that straddle chunks are copied into `scratch(n)` when it is given
+   * (called only when a copy is needed; the result is then only valid until
+   * that buffer is reused), otherwise into a new buffer.
    */
-  take(n: number, scratch?: Uint8Array | ((n: number) => Uint8Array)): Uint8Array {
+  take(n: number, scratch?: (n: number) => Uint8Array): Uint8Array {
     if (n === 0) return new Uint8Array(0);
     const first = this.chunks[0]!;
     let out: Uint8Array;
@@ -68,8 +67,7 @@ export class ByteQueue {
         this.head = 0;
       }
     } else {
-      const buf = typeof scratch === 'function' ? scratch(n) : scratch;
-      out = buf !== undefined && buf.length >= n ? buf.subarray(0, n) : Buffer.allocUnsafe(n);
+      out = scratch?.(n) ?? Buffer.allocUnsafe(n);
       let filled = 0;
       while (filled < n) {
         const c = this.chunks[0]!;
