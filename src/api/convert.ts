@@ -43,6 +43,7 @@ const REASONS: Record<DisconnectCause, PeerDisconnectReason> = {
   'too-many-peers': PeerDisconnectReason.TOO_MANY_PEERS,
   'slow-reader': PeerDisconnectReason.SLOW_READER,
   banned: PeerDisconnectReason.BANNED,
+  'corrupt-record': PeerDisconnectReason.CORRUPT_RECORD,
   'connection-lost': PeerDisconnectReason.CONNECTION_LOST,
 };
 

@@ -35,6 +35,11 @@ export interface AddBlockResult {
   hash: Uint8Array;
   /** Why the block was rejected ('invalid'). */
   reason?: string;
+  /**
+   * For 'invalid': true when the block fails only against this node's own
+   * state (its clock), so that whoever relayed it did nothing provably wrong.
+   */
+  local?: boolean;
   /** Set when connecting the block switched branches. */
   reorg?: Reorg;
   /** For 'orphan': the hash of the block we lack to connect it. */
@@ -333,8 +338,11 @@ export class Chain extends EventEmitter<ChainEvents> {
       },
       this.params,
     );
-    // Too far in the future may become valid later: not remembered.
-    if (headerReason !== undefined) return invalid(headerReason, !headerReason.includes('future'));
+    // Too far in the future by our clock: may become valid later, so neither remembered nor the sender's fault.
+    if (headerReason !== undefined) {
+      const future = headerReason.includes('future');
+      return future ? { ...invalid(headerReason, false), local: true } : invalid(headerReason, true);
+    }
 
     if (!signaturesChecked && block.txs.length > 0) {
       const bad = await this.verifier.verify(block.txs);

@@ -34,6 +34,8 @@ const STATUS_INTERVAL_MS = 200;
 const TX_FLUSH_MS = 50;
 /** Chain messages of one peer waiting to be handled before it counts as a flood. */
 const MAX_QUEUED_MESSAGES = 256;
+/** Timed-out block requests whose answers are still accepted as late rather than unasked. */
+const MAX_LATE_REPLIES = 8;
 /** Transaction ids remembered per peer as already known to it. */
 const KNOWN_TXS_PER_PEER = 20_000;
 
@@ -45,6 +47,8 @@ interface PeerState {
   headHash: Uint8Array;
   /** Block requests sent and not answered yet. */
   inflight: number;
+  /** Requests that timed out: an answer to one may still come, and is late, not unasked. */
+  late: number;
   timer: NodeJS.Timeout | undefined;
   /** Ids the peer sent us or we sent it. */
   readonly known: Set<string>;
@@ -132,6 +136,7 @@ export class ChainProtocol implements Protocol {
       work: 0n,
       headHash: new Uint8Array(32),
       inflight: 0,
+      late: 0,
       timer: undefined,
       known: new Set(),
       pendingTxs: [],
@@ -161,7 +166,10 @@ export class ChainProtocol implements Protocol {
     const s = this.peers.get(peer.id);
     if (s === undefined) return Promise.resolve();
     // Handling is asynchronous (signature checks, LevelDB): a peer may not pile up work faster than we do it.
-    if (s.queued >= MAX_QUEUED_MESSAGES) return Promise.reject(chainMisbehaviour(peer, `over ${MAX_QUEUED_MESSAGES} chain messages waiting`));
+    // Our own backlog, not proof of anything the peer did: the link goes without a score.
+    if (s.queued >= MAX_QUEUED_MESSAGES) {
+      return Promise.reject(new PheromonesError('resource-exhausted', `over ${MAX_QUEUED_MESSAGES} chain messages from this peer waiting to be handled`));
+    }
     s.queued++;
     const run = s.queue.then(() => this.handle(s, env)).finally(() => s.queued--);
     s.queue = run.catch(() => undefined);
@@ -292,6 +300,7 @@ export class ChainProtocol implements Protocol {
     );
     clearTimeout(s.timer);
     s.timer = setTimeout(() => {
+      s.late = Math.min(MAX_LATE_REPLIES, s.late + s.inflight);
       s.inflight = 0;
       this.options.logger.warn({ peer: s.peer.id }, 'chain peer did not answer a block request in time');
       // Not asked again until it announces a new head.
@@ -324,15 +333,22 @@ export class ChainProtocol implements Protocol {
   }
 
   private async onBlocks(s: PeerState, m: ChainBlocks): Promise<void> {
-    if (s.inflight === 0) throw chainMisbehaviour(s.peer, 'blocks that were not asked for');
-    s.inflight--;
-    if (s.inflight === 0) clearTimeout(s.timer);
+    if (s.inflight > 0) {
+      s.inflight--;
+      if (s.inflight === 0) clearTimeout(s.timer);
+    } else if (s.late > 0) {
+      // The answer to a request we gave up on: our timeout, not the peer's fault.
+      s.late--;
+    } else {
+      throw chainMisbehaviour(s.peer, 'blocks that were not asked for');
+    }
     if (m.blocks.length > MAX_BLOCKS_PER_REPLY) throw chainMisbehaviour(s.peer, `${m.blocks.length} blocks in one reply (limit ${MAX_BLOCKS_PER_REPLY})`);
     const blocks = m.blocks.map((pb) => this.decodeBlock(s, () => blockFromProto(pb)));
     const results = await this.chain.importBlocks(blocks);
     let connected = 0;
     for (const [i, r] of results.entries()) {
       if (r.status === 'invalid') {
+        if (r.local === true) break;
         throw chainMisbehaviour(s.peer, `invalid block ${blocks[i]!.hashHex.slice(0, 16)} at height ${blocks[i]!.header.height}: ${r.reason ?? 'rejected'}`);
       }
       if (r.status === 'connected' || r.status === 'side') connected++;
@@ -372,6 +388,7 @@ export class ChainProtocol implements Protocol {
     const r = await this.chain.addBlock(block);
     switch (r.status) {
       case 'invalid':
+        if (r.local === true) return;
         throw chainMisbehaviour(s.peer, `invalid block ${block.hashHex.slice(0, 16)} at height ${block.header.height}: ${r.reason ?? 'rejected'}`);
       case 'connected':
         this.announceBlock(block, s.peer.id);

@@ -28,6 +28,7 @@ import { hostOf } from './address-group.js';
 import { ConnectionEngine, shuffle, type EngineTuning } from './engine.js';
 import { bucketIndex, distance, idBytes, K, randomIdInBucket, RoutingTable, type Contact } from './kademlia.js';
 import { iterativeLookup } from './lookup.js';
+import { LateAnswers, nodeListKey, peerListKey } from './late-answers.js';
 
 /**
  * Automatic outbound connections: 'on', 'off', or 'auto' (the default): on
@@ -122,6 +123,7 @@ export class Discovery implements Protocol {
   readonly engine: ConnectionEngine;
   private readonly state = new Map<Peer, PeerState>();
   private readonly pending = new Map<bigint, PendingQuery>();
+  private readonly late = new LateAnswers();
   private readonly observed: string[] = [];
   private readonly pinging = new Set<string>();
   private readonly log: Logger;
@@ -265,6 +267,8 @@ export class Discovery implements Protocol {
   }
 
   onClose(peer: Peer, cause: DisconnectCause): void {
+    // The answer may still come over a duplicate session with the same node.
+    if (this.state.get(peer)?.askedPeers === true) this.late.expect(peerListKey(peer.id));
     this.state.delete(peer);
     // A peer that let us go (enough peers, rebalancing) is not dialled straight back.
     if (cause === 'requested' && peer.direction === 'outbound' && !peer.transient) this.o.store.attempt(peer.address);
@@ -272,6 +276,7 @@ export class Discovery implements Protocol {
       if (q.peerId !== peer.id) continue;
       clearTimeout(q.timer);
       this.pending.delete(id);
+      this.late.expect(nodeListKey(peer.id, id));
       q.reject(new PheromonesError('unavailable', `peer ${peer.id} disconnected`));
     }
     this.engine.poke();
@@ -343,7 +348,8 @@ export class Discovery implements Protocol {
 
   private onPeerList(peer: Peer, records: NodeRecord[], observedAddress: string): void {
     const s = this.state.get(peer);
-    if (s === undefined || !s.askedPeers) {
+    if (s === undefined) return;
+    if (!s.askedPeers && !this.late.take(peerListKey(peer.id))) {
       this.o.peers.misbehave(peer, MISBEHAVIOUR.badDiscoveryAnswer, 'unsolicited PeerList');
       return;
     }
@@ -385,7 +391,8 @@ export class Discovery implements Protocol {
   private onNodeList(peer: Peer, requestId: bigint, records: NodeRecord[]): void {
     const q = this.pending.get(requestId);
     if (q === undefined || q.peerId !== peer.id) {
-      this.o.peers.misbehave(peer, MISBEHAVIOUR.badDiscoveryAnswer, 'unsolicited NodeList');
+      // An answer after our timeout is late, not unsolicited.
+      if (!this.late.take(nodeListKey(peer.id, requestId))) this.o.peers.misbehave(peer, MISBEHAVIOUR.badDiscoveryAnswer, 'unsolicited NodeList');
       return;
     }
     this.pending.delete(requestId);
@@ -507,6 +514,7 @@ export class Discovery implements Protocol {
       const requestId = randomBytes(8).readBigUInt64BE();
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
+        this.late.expect(nodeListKey(peer.id, requestId));
         reject(new PheromonesError('timeout', `no NodeList from ${peer.id} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(requestId, { peerId: peer.id, resolve, reject, timer });

@@ -418,8 +418,9 @@ export class PeerManager {
     conn.on('message', (env: Envelope) => this.onEnvelope(peer, env));
     conn.once('close', (info: CloseInfo) => {
       const detail = info.detail || (info.error?.message ?? '');
-      // Bad frames and undecodable or oversized messages are caught by the transport, which closes.
-      const violation = !peer.closed && !info.remote && info.reason === DisconnectReason.PROTOCOL_VIOLATION;
+      // Undecodable or oversized frames in an authenticated record are caught by the transport, which
+      // closes; only those are the peer's doing (a record that fails to authenticate is the path's).
+      const violation = !peer.closed && !info.remote && info.offence === true;
       this.finish(peer, causeOf(info.reason), detail);
       if (violation) this.misbehave(peer, MISBEHAVIOUR.violation, detail);
     });
@@ -532,6 +533,11 @@ export class PeerManager {
   private protocolError(peer: Peer, protocol: Protocol, err: unknown): void {
     if (err instanceof PheromonesError && err.kind === 'protocol-violation') {
       this.violation(peer, MISBEHAVIOUR.protocolError, `${protocol.name}: ${err.message}`);
+      return;
+    }
+    if (err instanceof PheromonesError && err.kind === 'resource-exhausted') {
+      // One of our own limits (work queued for this peer): the link goes, the peer is not blamed.
+      if (!peer.closed) this.closePeer(peer, DisconnectReason.REQUESTED, `${protocol.name}: ${err.message}`);
       return;
     }
     if (peer.closed || this.stopped) return;

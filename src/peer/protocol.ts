@@ -20,7 +20,9 @@ export interface Protocol {
   onOpen?(peer: Peer): void;
   /**
    * One message of this protocol. Throwing (or rejecting with) a
-   * PheromonesError of kind 'protocol-violation' drops the peer.
+   * PheromonesError of kind 'protocol-violation' drops and scores the peer:
+   * only for what the peer provably sent. Kind 'resource-exhausted' (one of
+   * our own limits) drops it without scoring.
    */
   onMessage(peer: Peer, env: Envelope): void | Promise<void>;
   /** The session closed; called once for every protocol onOpen was called for. */

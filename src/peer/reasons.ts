@@ -14,6 +14,7 @@ const CAUSES: Record<DisconnectReason, DisconnectCause> = {
   [DisconnectReason.TOO_MANY_PEERS]: 'too-many-peers',
   [DisconnectReason.SLOW_READER]: 'slow-reader',
   [DisconnectReason.BANNED]: 'banned',
+  [DisconnectReason.CORRUPT_RECORD]: 'corrupt-record',
 };
 
 /** The wire reason as the cause reported in peer events; unknown codes count as a lost connection. */

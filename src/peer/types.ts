@@ -38,6 +38,7 @@ export type DisconnectCause =
   | 'too-many-peers'
   | 'slow-reader'
   | 'banned'
+  | 'corrupt-record'
   | 'connection-lost';
 
 export type PeerEvent =

@@ -205,12 +205,23 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
     process.nextTick(() => this.emit('close', info));
   }
 
+  /** An authenticated record held invalid content: the peer sent it (BIP324's rule), so it is an offence. */
   private violation(err: Error): void {
     const error =
       err instanceof PheromonesError && err.kind === 'protocol-violation'
         ? err
         : new PheromonesError('protocol-violation', err.message, { cause: err });
-    this.closeWith({ reason: DisconnectReason.PROTOCOL_VIOLATION, detail: error.message, remote: false, error }, true);
+    this.closeWith({ reason: DisconnectReason.PROTOCOL_VIOLATION, detail: error.message, remote: false, offence: true, error }, true);
+  }
+
+  /**
+   * A record that did not authenticate, or whose clear length is out of
+   * bounds, may have been damaged or forged by anyone on the path: the link
+   * is closed (and redialled as usual) but nobody is blamed.
+   */
+  private corrupt(err: Error): void {
+    const error = new PheromonesError('unavailable', `sealed record damaged or forged on the path: ${err.message}`, { cause: err });
+    this.closeWith({ reason: DisconnectReason.CORRUPT_RECORD, detail: error.message, remote: false, error }, true);
   }
 
   private onData(chunk: Uint8Array): void {
@@ -225,17 +236,21 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
       // Only decoding is guarded: an exception thrown by a 'message' listener is the
       // listener's bug, not the peer's, and must not be scored as a protocol violation.
       let envs: { env: Envelope; size: number }[];
+      let opened = false;
       try {
         const rec = this.reader.next();
         if (rec === undefined) return;
         const plaintext = this.opener.open(rec.header, rec.ciphertext, rec.tag);
+        opened = true;
         this.preamble = undefined;
         envs = unpackInnerFrames(plaintext, this.maxFrameBytes).map((body) => ({ env: decodeEnvelope(body), size: body.length }));
       } catch (err) {
         if (err instanceof PheromonesError && err.kind === 'resource-exhausted') {
           this.closeWith({ reason: DisconnectReason.REQUESTED, detail: err.message, remote: false, error: err }, false);
-        } else if (!this.plainDisconnect()) {
+        } else if (opened) {
           this.violation(err as Error);
+        } else if (!this.plainDisconnect()) {
+          this.corrupt(err as Error);
         }
         return;
       }

@@ -30,6 +30,13 @@ export interface CloseInfo {
   detail: string;
   /** True when the remote side sent the Disconnect or dropped the socket. */
   remote: boolean;
+  /**
+   * True only when the authenticated peer provably sent what ended the
+   * connection: a record that opened under the session key but held an
+   * undecodable or oversized frame. A record that fails authentication, a
+   * reset or a cut stream could come from anyone on the path and is not one.
+   */
+  offence?: boolean;
   error?: Error;
 }
 
@@ -40,9 +47,11 @@ export interface CloseInfo {
  *   Disconnect envelopes are consumed by the connection itself (they end it
  *   with a remote CloseInfo) and never emitted.
  * - 'drain': queued bytes fell below the low-water mark.
- * - 'close' (info: CloseInfo): emitted exactly once. A frame that fails to
- *   decrypt or decode ends the connection with PROTOCOL_VIOLATION and an
- *   `error` whose kind is 'protocol-violation', so the peer layer can score it.
+ * - 'close' (info: CloseInfo): emitted exactly once. A record that fails to
+ *   authenticate (or whose length is out of bounds) ends the connection with
+ *   CORRUPT_RECORD; a record that opens but holds an undecodable or oversized
+ *   frame ends it with PROTOCOL_VIOLATION and `offence: true`, the only close
+ *   the peer layer scores.
  */
 export interface SecureConnection extends EventEmitter {
   readonly direction: Direction;

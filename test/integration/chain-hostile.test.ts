@@ -46,7 +46,7 @@ describe('chain against a hostile peer', () => {
   const net = new DaemonSet();
   after(() => net.cleanup());
 
-  it('bad proof of work, wrong merkle root, forged signature, far-future timestamp, forged transaction, unsolicited or oversized chain messages: rejected with a reason, sender dropped', { timeout: TEST_TIMEOUT_MS }, async () => {
+  it('bad proof of work, wrong merkle root, forged signature, forged transaction, unsolicited or oversized chain messages: rejected with a reason, sender dropped; a far-future block is refused without blaming its sender', { timeout: TEST_TIMEOUT_MS }, async () => {
     const node = await net.start({ name: 'N', args: ['--network', 'regtest', '--no-stdin'] });
     const api = await apiOf(node);
     after(() => api.channel.close());
@@ -68,7 +68,6 @@ describe('chain against a hostile peer', () => {
       { what: 'bad proof of work', send: 'block', block: badPow, detail: /proof of work/i },
       { what: 'wrong merkle root', send: 'block', block: wrongRoot, detail: /merkle/i },
       { what: 'forged signature', send: 'block', block: forgedSig, detail: /invalid signature/i },
-      { what: 'timestamp too far ahead', send: 'block', block: future, detail: /future/i },
       { what: 'forged transaction', send: 'tx', detail: /invalid signature/i },
       {
         what: 'blocks nobody asked for',
@@ -124,6 +123,8 @@ describe('chain against a hostile peer', () => {
       maxFrameBytes: 4 * 1024 * 1024,
     });
     conn.on('message', () => undefined);
+    // Too far ahead by the node's own clock: refused, but that proves nothing against the sender (Bitcoin Core's rule too).
+    conn.send(envelope({ case: 'chainNewBlock', value: create(ChainNewBlockSchema, { block: blockToProto(future) }) }));
     conn.send(envelope({ case: 'chainNewBlock', value: create(ChainNewBlockSchema, { block: blockToProto(okBlock) }) }));
     const deadline = Date.now() + WAIT_MS;
     while ((await api.chain.getHead({})).head!.hash !== okBlock.hashHex) {

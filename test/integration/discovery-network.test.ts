@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { generateIdentity, type NodeIdentity } from '../../src/crypto/identity.js';
 import { networkIdFor } from '../../src/crypto/network.js';
-import { EnvelopeSchema, GetPeersSchema, NodeListSchema, NodeRecordSchema } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
+import { EnvelopeSchema, GetPeersSchema, NodeListSchema, NodeRecordSchema, PingSchema } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import type { Node } from '../../src/node/node.js';
 import type { PeerEvent } from '../../src/node/types.js';
 import { dialSecure, PROTOCOL_VERSION } from '../../src/transport/index.js';
@@ -31,15 +31,15 @@ function connected(nodes: Node[]): boolean {
 }
 
 /** A hand-driven session to `node` as `identity`, speaking discovery, for hostile-peer tests. */
-function dialAs(node: Node, identity: NodeIdentity): Promise<SecureConnection> {
+function dialAs(node: Node, identity: NodeIdentity, listenPort = 0, protocols = [{ name: 'discovery', versions: [1] }]): Promise<SecureConnection> {
   const [host, port] = [node.listenAddress.split(':')[0]!, Number(node.listenAddress.split(':')[1])];
   return dialSecure(host, port, {
     identity,
     hello: {
       networkId: networkIdFor('testnet'),
       protocolVersion: PROTOCOL_VERSION,
-      listenPort: 0,
-      protocols: [{ name: 'discovery', versions: [1] }],
+      listenPort,
+      protocols,
       userAgent: 'hostile-test',
     },
     handshakeTimeoutMs: 3_000,
@@ -172,5 +172,50 @@ describe('discovery: bans and misbehaviour', () => {
     // The same node cannot come back.
     const again = await dialAs(a, identity);
     assert.equal(await closed(again), 11);
+  });
+});
+
+describe('discovery: our own timeouts are not the peer\'s misbehaviour', () => {
+  const set = new NodeSet();
+  after(() => set.cleanup());
+
+  it('answers that arrive after our query timed out are late, not unsolicited: no score, no ban', async () => {
+    const a = await set.start({ discovery: { ...FAST_DISCOVERY, queryTimeoutMs: 300 } });
+    const identity = generateIdentity();
+    // A full session (it claims a listen port, so it goes into the routing table), not a query session.
+    const conn = await dialAs(a, identity, 1, [{ name: 'discovery', versions: [1] }, { name: 'gossip', versions: [1] }]);
+    // A slow but honest peer: it answers every FindNode, after a's timeout.
+    const answers: Promise<void>[] = [];
+    conn.on('message', (env: { kind: { case?: string; value?: unknown } }) => {
+      if (env.kind.case !== 'findNode') return;
+      const requestId = (env.kind.value as { requestId: bigint }).requestId;
+      answers.push(
+        new Promise((resolve) =>
+          setTimeout(() => {
+            conn.send(create(EnvelopeSchema, { kind: { case: 'nodeList', value: create(NodeListSchema, { requestId, nodes: [] }) } }), 'control');
+            resolve();
+          }, 600),
+        ),
+      );
+    });
+    await waitFor('the peer is in the routing table', () => a.listPeers().some((p) => p.nodeId === identity.nodeIdHex));
+    // Each lookup asks the only contact, gives up at 300 ms, and then gets the answer: four late answers (100 points if scored).
+    for (let i = 0; i < 4; i++) {
+      const before = answers.length;
+      await assert.rejects(a.discovery!.findNode(generateIdentity().nodeIdHex, 1_000));
+      await waitFor('the lookup asked the slow peer', () => answers.length > before);
+    }
+    await Promise.all(answers);
+    // A ping round trip after the last answer: a has handled everything sent before it.
+    const pong = new Promise<void>((resolve) => {
+      conn.on('message', (env: { kind: { case?: string } }) => env.kind.case === 'pong' && resolve());
+      conn.once('close', () => resolve());
+      if (conn.closed) resolve();
+    });
+    conn.send(create(EnvelopeSchema, { kind: { case: 'ping', value: create(PingSchema, { value: 7n }) } }), 'control');
+    await pong;
+    assert.equal(conn.closed, false, 'the slow peer is still connected');
+    assert.deepEqual(a.discovery!.bans(), []);
+    conn.close(0);
   });
 });

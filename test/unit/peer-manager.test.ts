@@ -212,3 +212,64 @@ describe('PeerManager sessions', () => {
     assert.equal(m.list().length, 0);
   });
 });
+
+describe('PeerManager scores only what a peer provably did', () => {
+  function banWatch(m: PeerManager): string[] {
+    const bans: string[] = [];
+    m.setPolicy({ onBan: (peer, reason) => bans.push(`${peer.id}: ${reason}`) });
+    return bans;
+  }
+
+  it('a connection closed for a damaged record, a reset or a timeout scores nothing', async () => {
+    const { m, rec } = manager();
+    m.registerProtocol(echoProtocol(rec));
+    const bans = banWatch(m);
+    const closes: CloseInfo[] = [
+      { reason: DisconnectReason.CORRUPT_RECORD, detail: 'sealed record failed authentication', remote: false },
+      // A transport error reported as a violation but not marked as the peer's offence.
+      { reason: DisconnectReason.PROTOCOL_VIOLATION, detail: 'record length out of bounds', remote: false },
+      { reason: DisconnectReason.UNSPECIFIED, detail: 'socket error: ECONNRESET', remote: true },
+      { reason: DisconnectReason.TIMEOUT, detail: 'nothing heard', remote: false },
+    ];
+    // The same node comes back after each: a score would accumulate across sessions only through bans, so check each.
+    for (const info of closes) {
+      const conn = new FakeConn('inbound', HIGHER);
+      m.accept(conn);
+      conn.emit('close', info);
+      await tick();
+    }
+    assert.deepEqual(bans, []);
+  });
+
+  it('an authenticated record holding an undecodable frame is an offence that bans', async () => {
+    const { m, rec } = manager();
+    m.registerProtocol(echoProtocol(rec));
+    const bans = banWatch(m);
+    const conn = new FakeConn('inbound', HIGHER);
+    m.accept(conn);
+    conn.emit('close', { reason: DisconnectReason.PROTOCOL_VIOLATION, detail: 'frame body is not a valid Envelope', remote: false, offence: true } satisfies CloseInfo);
+    await tick();
+    assert.equal(bans.length, 1);
+    assert.match(bans[0]!, /not a valid Envelope/);
+  });
+
+  it('a handler that hits one of our own limits drops the peer without scoring it', async () => {
+    const { m, rec, events } = manager();
+    m.registerProtocol(
+      echoProtocol(rec, () => {
+        throw new PheromonesError('resource-exhausted', 'our queue for this peer is full');
+      }),
+    );
+    const bans = banWatch(m);
+    for (let i = 0; i < 3; i++) {
+      const conn = new FakeConn('inbound', HIGHER);
+      m.accept(conn);
+      conn.deliver(direct('x'));
+      assert.equal(conn.closeReason, DisconnectReason.REQUESTED);
+      await tick();
+    }
+    assert.deepEqual(bans, []);
+    const last = events.at(-1)!;
+    assert.equal(last.type === 'disconnected' && last.reason, 'requested');
+  });
+});

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { DisconnectReason, EnvelopeSchema, type Envelope } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import { generateIdentity, type NodeIdentity } from '../../src/crypto/identity.js';
 import { networkIdFor } from '../../src/crypto/network.js';
 import { generateEphemeralKey } from '../../src/crypto/secp256k1.js';
 import { PlainFrameDecoder, encodePlainFrame } from '../../src/wire/plain-frame.js';
+import { relay as proxy, type Hook } from '../helpers/relay.js';
 import {
   HandshakeError,
   dialSecure,
@@ -61,35 +62,6 @@ async function serve(opts: SecureTransportOptions): Promise<Harness> {
       for (const c of conns) c.close(DisconnectReason.REQUESTED);
       await listener.close();
     },
-  };
-}
-
-type Hook = (chunk: Buffer) => Buffer;
-
-/** A TCP relay with optional byte rewriting in each direction. */
-async function proxy(targetPort: number, c2s: Hook = (b) => b, s2c: Hook = (b) => b): Promise<{ port: number; server: Server; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.on('data', (d: Buffer) => upstream.write(c2s(d)));
-    upstream.on('data', (d: Buffer) => client.write(s2c(d)));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    server,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
   };
 }
 
@@ -322,11 +294,12 @@ test('a tampered ciphertext byte ends that connection only', async () => {
     armed = true;
     victim.send(create(EnvelopeSchema, { kind: { case: 'direct', value: { topic: 't', payload: Buffer.alloc(100, 1) } } }));
     const [info] = await serverClosed;
-    assert.equal(info.reason, DisconnectReason.PROTOCOL_VIOLATION);
+    // Anyone on the path could have flipped that bit: the link closes, but it is no offence of the peer's.
+    assert.equal(info.reason, DisconnectReason.CORRUPT_RECORD);
     assert.equal(info.remote, false);
-    assert.equal((info.error as Error & { kind?: string } | undefined)?.kind, 'protocol-violation');
+    assert.notEqual(info.offence, true);
     const [clientInfo] = await clientClosed;
-    assert.equal(clientInfo.reason, DisconnectReason.PROTOCOL_VIOLATION);
+    assert.equal(clientInfo.reason, DisconnectReason.CORRUPT_RECORD);
     assert.equal(clientInfo.remote, true);
 
     const got = once(bystanderServer, 'message') as Promise<[Envelope, number]>;
@@ -337,6 +310,28 @@ test('a tampered ciphertext byte ends that connection only', async () => {
     bystander.close(DisconnectReason.REQUESTED);
   } finally {
     await tamper.close();
+    await h.close();
+  }
+});
+
+test('a record that authenticates but holds an undecodable frame is the peer\'s offence', async () => {
+  const h = await serve(options(generateIdentity()));
+  try {
+    const accepted = h.nextConnection();
+    const sender = await dialSecure('127.0.0.1', h.listener.port, options(generateIdentity()));
+    const server = await accepted;
+    const serverClosed = once(server, 'close') as Promise<[CloseInfo]>;
+    const senderClosed = once(sender, 'close') as Promise<[CloseInfo]>;
+    // Sealed under the session key, so only the peer can have sent it: not an Envelope.
+    sender.sendEncoded(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    const [info] = await serverClosed;
+    assert.equal(info.reason, DisconnectReason.PROTOCOL_VIOLATION);
+    assert.equal(info.remote, false);
+    assert.equal(info.offence, true);
+    const [senderInfo] = await senderClosed;
+    assert.equal(senderInfo.reason, DisconnectReason.PROTOCOL_VIOLATION);
+    assert.equal(senderInfo.remote, true);
+  } finally {
     await h.close();
   }
 });
