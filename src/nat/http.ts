@@ -28,6 +28,8 @@ export function httpExchange(
       reject(err);
     };
     const req = request(url, { method: o.method, headers, signal: o.signal, timeout: o.timeoutMs }, (res) => {
+      // Read now: the socket is let go once the answer has been read.
+      const localAddress = res.socket?.localAddress ?? '';
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -38,7 +40,7 @@ export function httpExchange(
       res.on('end', () => {
         if (settled) return;
         settled = true;
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), localAddress: res.socket?.localAddress ?? '' });
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), localAddress });
       });
       res.on('error', (err) => fail(new PheromonesError('unavailable', `${url}: ${err.message}`)));
     });

@@ -54,7 +54,10 @@ export class PmpClient implements NatClient {
       const socket: Socket = createSocket('udp4');
       let attempt = 0;
       let timer: NodeJS.Timeout | undefined;
+      let settled = false;
       const finish = (err: Error | undefined, answer?: Buffer): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         socket.close();

@@ -42,8 +42,12 @@ const RETRY_FIRST_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
 /** Never renew more often than this, whatever lifetime the gateway grants. */
 const MIN_RENEW_MS = 500;
-/** How long stop() waits for a request in flight and then for the delete. */
-const STOP_WAIT_MS = 2_000;
+/**
+ * How long stop() waits for a request in flight, then for the delete: both
+ * well inside the daemon's 5 s shutdown deadline.
+ */
+const STOP_IN_FLIGHT_MS = 1_000;
+const STOP_DELETE_MS = 2_000;
 
 interface Active {
   client: NatClient;
@@ -109,14 +113,14 @@ export class PortMapper {
     this.stopped = true;
     clearTimeout(this.timer);
     if (this.inFlight !== undefined) {
-      await raceTimeout(this.inFlight, STOP_WAIT_MS);
+      await raceTimeout(this.inFlight, STOP_IN_FLIGHT_MS);
       this.abort.abort();
     }
     const a = this.active;
     if (a === undefined) return;
     this.active = undefined;
     try {
-      await a.client.unmap(this.internalPort, a.granted.externalPort, AbortSignal.timeout(STOP_WAIT_MS));
+      await a.client.unmap(this.internalPort, a.granted.externalPort, AbortSignal.timeout(STOP_DELETE_MS));
       this.log.info({ protocol: a.client.protocol, gateway: a.client.gateway, externalPort: a.granted.externalPort }, 'NAT port mapping removed');
     } catch (err) {
       this.log.warn(

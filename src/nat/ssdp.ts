@@ -7,11 +7,12 @@ const MX_S = 2;
 const LISTEN_MS = 3_000;
 
 /**
- * Find an Internet Gateway Device by an SSDP search on the local network
- * (multicast). Only used when no gateway is given: with --nat-gateway nothing
- * is multicast. With `onlyHost`, answers from other hosts are ignored.
+ * Find an Internet Gateway Device by an SSDP search: multicast on the local
+ * network, or, with `onlyHost` (--nat-gateway ip), sent to that host alone
+ * (a unicast search, UDA 1.1) and answered by it alone. Nothing is
+ * multicast when a gateway is given.
  */
-export function ssdpDiscover(signal: AbortSignal, onlyHost?: string): Promise<string> {
+export function ssdpDiscover(signal: AbortSignal, onlyHost?: string, port = SSDP_PORT): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
     const timer = setTimeout(
@@ -19,7 +20,10 @@ export function ssdpDiscover(signal: AbortSignal, onlyHost?: string): Promise<st
       LISTEN_MS,
     );
     const onAbort = (): void => done(new PheromonesError('unavailable', 'SSDP search cancelled'));
+    let settled = false;
     const done = (err: Error | undefined, location?: string): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       socket.close();
@@ -34,6 +38,7 @@ export function ssdpDiscover(signal: AbortSignal, onlyHost?: string): Promise<st
       const location = parseSsdpAnswer(msg.subarray(0, 4096));
       if (location !== undefined) done(undefined, location);
     });
-    socket.bind(0, () => socket.send(ssdpSearch(MX_S), SSDP_PORT, SSDP_ADDRESS));
+    const to = onlyHost ?? SSDP_ADDRESS;
+    socket.bind(0, () => socket.send(ssdpSearch(MX_S, to), port, to));
   });
 }

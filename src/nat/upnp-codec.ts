@@ -25,9 +25,10 @@ export const UPNP_ERRORS = {
   onlyPermanentLeasesSupported: 725,
 } as const;
 
-export function ssdpSearch(mxSeconds: number): Buffer {
+/** An M-SEARCH for gateways; `host` is the multicast group, or the one device a unicast search goes to (UDA 1.1). */
+export function ssdpSearch(mxSeconds: number, host = SSDP_ADDRESS): Buffer {
   return Buffer.from(
-    ['M-SEARCH * HTTP/1.1', `HOST: ${SSDP_ADDRESS}:${SSDP_PORT}`, 'MAN: "ssdp:discover"', `MX: ${mxSeconds}`, `ST: ${IGD_DEVICE}`, '', ''].join('\r\n'),
+    ['M-SEARCH * HTTP/1.1', `HOST: ${host}:${SSDP_PORT}`, 'MAN: "ssdp:discover"', `MX: ${mxSeconds}`, `ST: ${IGD_DEVICE}`, '', ''].join('\r\n'),
   );
 }
 

@@ -12,6 +12,7 @@ import { PheromonesError } from '../../src/errors.js';
 import { PmpClient } from '../../src/nat/pmp-client.js';
 import { UpnpClient } from '../../src/nat/upnp-client.js';
 import { PortMapper } from '../../src/nat/port-mapper.js';
+import { ssdpDiscover } from '../../src/nat/ssdp.js';
 import { FakePmpGateway, FakeUpnpGateway, type PmpGatewayOptions, type UpnpGatewayOptions } from '../helpers/fake-nat-gateway.js';
 import { pollUntil } from '../helpers/daemon.js';
 
@@ -116,6 +117,22 @@ describe('UPnP client', () => {
       permanent.calls.filter((c) => c.action === 'AddPortMapping').map((c) => c.args.NewLeaseDuration),
       ['120', '0'],
     );
+  });
+});
+
+describe('SSDP search', () => {
+  test('with a gateway host the search goes to that host alone, and its LOCATION is taken', async () => {
+    const device = createSocket('udp4');
+    await new Promise<void>((ok) => device.bind(0, '127.0.0.1', ok));
+    closers.push(() => new Promise((ok) => device.close(() => ok())));
+    const searches: string[] = [];
+    device.on('message', (msg, rinfo) => {
+      searches.push(msg.toString());
+      device.send(`HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: http://127.0.0.1:1/rootDesc.xml\r\n\r\n`, rinfo.port, rinfo.address);
+    });
+    assert.equal(await ssdpDiscover(signal(), '127.0.0.1', device.address().port), 'http://127.0.0.1:1/rootDesc.xml');
+    assert.equal(searches.length, 1);
+    assert.match(searches[0]!, /^M-SEARCH \* HTTP\/1\.1\r\nHOST: 127\.0\.0\.1:1900\r\n/);
   });
 });
 
