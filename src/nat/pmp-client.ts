@@ -1,4 +1,3 @@
-import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { PheromonesError } from '../errors.js';
 import { formatAddress } from '../peer/address.js';
@@ -11,6 +10,7 @@ import {
   responseOpcode,
 } from './pmp-codec.js';
 import type { GrantedMapping, NatClient } from './types.js';
+import { udpExchange } from './udp.js';
 
 /** RFC 6886 3.1: first retransmission after 250 ms, doubling. We give up sooner than its 9 tries (64 s). */
 const FIRST_WAIT_MS = 250;
@@ -50,21 +50,8 @@ export class PmpClient implements NatClient {
 
   /** Send `msg` until the gateway answers for `opcode`, retransmitting with doubling waits. */
   private request(msg: Buffer, opcode: number, signal: AbortSignal): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const socket: Socket = createSocket('udp4');
+    return udpExchange<Buffer>(signal, 'NAT-PMP request cancelled', ({ socket, finish, setTimer }) => {
       let attempt = 0;
-      let timer: NodeJS.Timeout | undefined;
-      let settled = false;
-      const finish = (err: Error | undefined, answer?: Buffer): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        socket.close();
-        if (err !== undefined) reject(err);
-        else resolve(answer!);
-      };
-      const onAbort = (): void => finish(new PheromonesError('unavailable', 'NAT-PMP request cancelled'));
       const send = (): void => {
         if (attempt >= ATTEMPTS) {
           const waited = FIRST_WAIT_MS * (2 ** ATTEMPTS - 1);
@@ -72,13 +59,8 @@ export class PmpClient implements NatClient {
           return;
         }
         socket.send(msg);
-        timer = setTimeout(send, FIRST_WAIT_MS * 2 ** attempt++);
+        setTimer(setTimeout(send, FIRST_WAIT_MS * 2 ** attempt++));
       };
-      if (signal.aborted) {
-        onAbort();
-        return;
-      }
-      signal.addEventListener('abort', onAbort);
       socket.on('error', (err: NodeJS.ErrnoException) => {
         // A connected UDP socket sees the ICMP "port unreachable" as ECONNREFUSED: nothing speaks NAT-PMP there.
         const refused = err.code === 'ECONNREFUSED';

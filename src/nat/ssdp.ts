@@ -1,5 +1,5 @@
-import { createSocket } from 'node:dgram';
 import { PheromonesError } from '../errors.js';
+import { udpExchange } from './udp.js';
 import { parseSsdpAnswer, SSDP_ADDRESS, SSDP_PORT, ssdpSearch } from './upnp-codec.js';
 
 /** Seconds a device may wait before answering (MX), and how long we listen after the search. */
@@ -13,25 +13,13 @@ const LISTEN_MS = 3_000;
  * multicast when a gateway is given.
  */
 export function ssdpDiscover(signal: AbortSignal, onlyHost?: string, port = SSDP_PORT): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const timer = setTimeout(
-      () => done(new PheromonesError('not-found', `no UPnP gateway answered an SSDP search within ${LISTEN_MS} ms${onlyHost ? ` (from ${onlyHost})` : ''}`)),
-      LISTEN_MS,
+  return udpExchange<string>(signal, 'SSDP search cancelled', ({ socket, finish: done, setTimer }) => {
+    setTimer(
+      setTimeout(
+        () => done(new PheromonesError('not-found', `no UPnP gateway answered an SSDP search within ${LISTEN_MS} ms${onlyHost ? ` (from ${onlyHost})` : ''}`)),
+        LISTEN_MS,
+      ),
     );
-    const onAbort = (): void => done(new PheromonesError('unavailable', 'SSDP search cancelled'));
-    let settled = false;
-    const done = (err: Error | undefined, location?: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      if (err !== undefined) reject(err);
-      else resolve(location!);
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
     socket.on('error', (err) => done(new PheromonesError('unavailable', `SSDP search failed: ${err.message}`)));
     socket.on('message', (msg, rinfo) => {
       if (onlyHost !== undefined && rinfo.address !== onlyHost) return;
