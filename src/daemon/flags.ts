@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { PheromonesError } from '../errors.js';
 import { DEFAULT_TUNING, type NodeTuning } from '../node/config.js';
 import { formatAddress, parseAddress, type HostPort } from '../peer/address.js';
+import { parseGatewaySpec } from '../nat/gateway.js';
+import { DEFAULT_NAT_LIFETIME_S, NAT_MODES, type NatConfig, type NatMode } from '../nat/port-mapper.js';
 
 /**
  * Command line and environment of `pheromones-node`. Every flag can also be
@@ -43,6 +45,8 @@ export interface DaemonOptions {
   minerKey: string | undefined;
   /** Mine blocks without transactions (--mine-empty). */
   mineEmpty: boolean;
+  /** NAT port mapping (--nat, --nat-gateway, --nat-lifetime). */
+  nat: NatConfig;
 }
 
 export type ParsedCommand = { command: 'help' } | { command: 'version' } | { command: 'run'; options: DaemonOptions };
@@ -145,6 +149,23 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "public key credited in mined blocks: 66 hex characters, or a key name/address in the keystore ($PHEROMONES_KEYSTORE or ~/.pheromones/keys); default the node's identity key",
   },
   'mine-empty': { type: 'boolean', help: 'with --mine, also mine blocks without transactions' },
+  nat: {
+    type: 'string',
+    value: 'mode',
+    default: 'none',
+    help: 'map the listen port on the NAT gateway and advertise the external address: none, pmp (NAT-PMP), upnp (UPnP IGD), or auto (NAT-PMP, then UPnP)',
+  },
+  'nat-gateway': {
+    type: 'string',
+    value: 'gateway',
+    help: 'the gateway for --nat: ip[:port] for NAT-PMP (port 5351 by default), or the http:// URL of a UPnP device description; default: the default route\'s gateway for NAT-PMP, an SSDP search (multicast) for UPnP',
+  },
+  'nat-lifetime': {
+    type: 'string',
+    value: 's',
+    default: String(DEFAULT_NAT_LIFETIME_S),
+    help: 'port-mapping lifetime asked for, seconds; renewed at half the lifetime granted',
+  },
   help: { type: 'boolean', noEnv: true, help: 'show this help and exit' },
   version: { type: 'boolean', noEnv: true, help: 'print the version and exit' },
 };
@@ -346,6 +367,8 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   const minerKey = text('miner-key')?.value.trim();
   if ((mineEmpty || minerKey !== undefined) && !mine) throw new UsageError('--mine-empty and --miner-key need --mine');
 
+  const nat = parseNatFlags(withDefault('nat'), text('nat-gateway'), withDefault('nat-lifetime'));
+
   return {
     command: 'run',
     options: {
@@ -367,6 +390,23 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
       mine,
       minerKey,
       mineEmpty,
+      nat,
     },
   };
+}
+
+type FlagText = { value: string; source: string };
+
+function parseNatFlags(modeText: FlagText, gatewayText: FlagText | undefined, lifetimeText: FlagText): NatConfig {
+  const mode = modeText.value.trim().toLowerCase() as NatMode;
+  if (!NAT_MODES.includes(mode)) throw new UsageError(`${modeText.source}: "${modeText.value}" is not one of ${NAT_MODES.join(', ')}`);
+  const lifetimeS = parseCount(lifetimeText.value, lifetimeText.source, 1, 7 * 24 * 3600);
+  if (gatewayText === undefined) return { mode, lifetimeS };
+  try {
+    parseGatewaySpec(gatewayText.value);
+  } catch (err) {
+    throw new UsageError(`${gatewayText.source}: ${(err as Error).message}`);
+  }
+  if (mode === 'none') throw new UsageError(`${gatewayText.source} needs --nat pmp, upnp or auto`);
+  return { mode, gateway: gatewayText.value.trim(), lifetimeS };
 }

@@ -67,6 +67,7 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
     seeds: o.seeds,
     discovery: { banDurationMs: o.banDurationMs, autoConnect: o.discovery },
     chain: { mine: o.mine, minerKey, mineEmpty: o.mineEmpty, verifierThreads: availableParallelism() },
+    nat: o.nat,
   });
 
   /** Services started after the node; stopped in reverse order before it. */

@@ -71,6 +71,8 @@ export interface DiscoveryOptions {
   seeds: string[];
   tuning: DiscoveryTuning;
   logger: Logger;
+  /** This node's own public addresses (its NAT mapping), advertised in PeerList answers. */
+  ownAddresses?: () => string[];
 }
 
 export interface FindNodeResult {
@@ -91,6 +93,8 @@ const REQUEST_RATE = 10;
 const REQUEST_FLOOD_POINTS = 5;
 /** Addresses peers observed for us that are kept. */
 const MAX_OBSERVED = 8;
+/** Own addresses advertised in one PeerList, and taken from one. */
+const MAX_ADVERTISED = 4;
 /** Concurrent liveness pings of full buckets' oldest entries. */
 const MAX_PINGS = 4;
 
@@ -100,6 +104,8 @@ interface PeerState {
   /** We sent GetPeers and no PeerList came back yet. */
   askedPeers: boolean;
   lastAskedMs: number;
+  /** The peer's own addresses from its PeerList, on the host its session comes from. */
+  advertised: string[];
 }
 
 interface PendingQuery {
@@ -125,6 +131,8 @@ export class Discovery implements Protocol {
   private readonly pending = new Map<bigint, PendingQuery>();
   private readonly late = new LateAnswers();
   private readonly observed: string[] = [];
+  /** Observed by peers we dialled: they did not choose to connect to us, so they are harder to aim (as bitcoind's addrMe). */
+  private readonly observedOutbound: string[] = [];
   private readonly pinging = new Set<string>();
   private readonly log: Logger;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -205,6 +213,12 @@ export class Discovery implements Protocol {
     return [...this.observed];
   }
 
+  /** What this node advertises as its own addresses: the NAT mapping first, then what outbound peers observed. */
+  advertisedAddresses(): string[] {
+    const own = this.o.ownAddresses?.() ?? [];
+    return [...new Set([...own, ...this.observedOutbound])].slice(0, MAX_ADVERTISED);
+  }
+
   // --- bans ---
 
   /** Ban `target` (node id, host:port or host) and drop matching peers. */
@@ -248,7 +262,7 @@ export class Discovery implements Protocol {
   // --- protocol ---
 
   onOpen(peer: Peer): void {
-    this.state.set(peer, { tokens: REQUEST_BURST, refillMs: Date.now(), askedPeers: false, lastAskedMs: 0 });
+    this.state.set(peer, { tokens: REQUEST_BURST, refillMs: Date.now(), askedPeers: false, lastAskedMs: 0, advertised: [] });
     if (peer.transient) return;
     const address = dialAddress(peer);
     if (peer.direction === 'outbound') this.o.store.success(peer.address, peer.id);
@@ -303,7 +317,7 @@ export class Discovery implements Protocol {
         return;
       }
       case 'peerList':
-        this.onPeerList(peer, kind.value.peers, kind.value.observedAddress);
+        this.onPeerList(peer, kind.value.peers, kind.value.observedAddress, kind.value.advertisedAddresses);
         return;
       case 'nodeList':
         this.onNodeList(peer, kind.value.requestId, kind.value.nodes);
@@ -331,6 +345,7 @@ export class Discovery implements Protocol {
     for (const p of this.o.peers.peers()) {
       const a = dialAddress(p);
       if (a !== '') pool.set(a, p.id);
+      for (const own of this.state.get(p)?.advertised ?? []) pool.set(own, p.id);
     }
     for (const e of this.o.store.list()) {
       if (e.failures === 0 && e.lastSuccessMs > 0 && now - e.lastSuccessMs < PEX_FRESH_MS && !pool.has(e.address)) pool.set(e.address, e.nodeId);
@@ -343,10 +358,11 @@ export class Discovery implements Protocol {
       records.push(toRecord({ id: nodeId, address, lastSeenMs: now }));
     }
     const observedAddress = peer.conn.remoteHello.listenPort > 0 ? formatAddress(peer.conn.remoteAddress, peer.conn.remoteHello.listenPort) : '';
-    peer.send(envelope({ case: 'peerList', value: create(PeerListSchema, { peers: records, observedAddress }) }), 'control');
+    const advertisedAddresses = this.advertisedAddresses();
+    peer.send(envelope({ case: 'peerList', value: create(PeerListSchema, { peers: records, observedAddress, advertisedAddresses }) }), 'control');
   }
 
-  private onPeerList(peer: Peer, records: NodeRecord[], observedAddress: string): void {
+  private onPeerList(peer: Peer, records: NodeRecord[], observedAddress: string, advertised: string[]): void {
     const s = this.state.get(peer);
     if (s === undefined) return;
     if (!s.askedPeers && !this.late.take(peerListKey(peer.id))) {
@@ -377,15 +393,42 @@ export class Discovery implements Protocol {
       try {
         const { host, port } = parseAddress(observedAddress);
         const a = formatAddress(host, port);
-        if (!this.observed.includes(a)) {
-          this.observed.push(a);
-          if (this.observed.length > MAX_OBSERVED) this.observed.shift();
-        }
+        keepRecent(this.observed, a, MAX_OBSERVED);
+        if (peer.direction === 'outbound') keepRecent(this.observedOutbound, a, MAX_OBSERVED);
       } catch {
         this.o.peers.misbehave(peer, MISBEHAVIOUR.badDiscoveryAnswer, 'malformed observed address');
       }
     }
+    learnt += this.takeAdvertised(peer, s, advertised);
     if (learnt > 0) this.engine.poke();
+  }
+
+  /**
+   * The answerer's own addresses. Only those on the host its session comes
+   * from are kept: a NAT mapping's external IP is the address the NAT sends
+   * from, and a node cannot make others dial hosts it does not speak from.
+   */
+  private takeAdvertised(peer: Peer, s: PeerState, advertised: string[]): number {
+    if (advertised.length > MAX_ADVERTISED) {
+      this.o.peers.misbehave(peer, MISBEHAVIOUR.badDiscoveryAnswer, `PeerList advertising ${advertised.length} own addresses`);
+      return 0;
+    }
+    const sourceHost = normaliseHost(peer.conn.remoteAddress);
+    const kept: string[] = [];
+    for (const text of advertised) {
+      const c = fromRecord(create(NodeRecordSchema, { address: text }));
+      if (c === undefined) {
+        this.o.peers.misbehave(peer, MISBEHAVIOUR.badDiscoveryAnswer, 'malformed advertised address');
+        return 0;
+      }
+      const { host, port } = parseAddress(c.address);
+      if (host !== sourceHost || this.o.peers.isOwnAddress(host, port) || this.bannedFor(c.address, peer.id) !== undefined) continue;
+      kept.push(c.address);
+    }
+    s.advertised = kept;
+    if (peer.transient) return 0;
+    for (const a of kept) this.o.store.learn(a, 'exchange', peer.id);
+    return kept.length;
   }
 
   private onNodeList(peer: Peer, requestId: bigint, records: NodeRecord[]): void {
@@ -584,6 +627,13 @@ export class Discovery implements Protocol {
       await this.lookup(randomIdInBucket(this.table.selfId, i, randomBytes)).catch(() => undefined);
     }
   }
+}
+
+/** Append `item` to a bounded most-recent list unless it is there already. */
+function keepRecent(list: string[], item: string, max: number): void {
+  if (list.includes(item)) return;
+  list.push(item);
+  if (list.length > max) list.shift();
 }
 
 function closestOf(contacts: Contact[], target: Buffer, count: number): Contact[] {

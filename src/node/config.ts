@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { DiscoveryTuning } from '../discovery/discovery.js';
+import type { NatConfig } from '../nat/port-mapper.js';
 
 /** Everything a Node needs; the daemon fills it from flags and environment. */
 export interface NodeConfig {
@@ -26,6 +27,8 @@ export interface NodeConfig {
   discovery?: Partial<DiscoveryTuning>;
   /** Mining and signature checking; the chain itself always runs (docs/chain.md). */
   chain?: NodeChainConfig;
+  /** NAT port mapping of the listen port (src/nat); none when absent. */
+  nat?: NatConfig;
 }
 
 export interface NodeChainConfig {

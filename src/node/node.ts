@@ -15,6 +15,7 @@ import { PeerManager, QUERY_PROTOCOL } from '../peer/peer-manager.js';
 import type { Protocol } from '../peer/protocol.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { MessageLog } from '../store/message-log.js';
+import { PortMapper } from '../nat/port-mapper.js';
 import { dialSecure, listenSecure, PROTOCOL_VERSION, type SecureListener } from '../transport/index.js';
 import type { LocalHello, SecureTransportOptions } from '../transport/types.js';
 import { DEFAULT_TUNING, type NodeConfig, type NodeTuning } from './config.js';
@@ -30,6 +31,7 @@ interface Running {
   gossip: Gossip;
   direct: DirectProtocol;
   chain: ChainNode;
+  nat: PortMapper | undefined;
   listener: SecureListener;
   listenAddress: string;
   listenPort: number;
@@ -134,6 +136,7 @@ export class Node implements NodeApi {
         dial: (host, port, timeoutMs) => dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
       });
       const manager = peers;
+      const nat = c.nat === undefined || c.nat.mode === 'none' ? undefined : new PortMapper(c.nat, logger);
       const discovery = await Discovery.open(db, {
         localId: identity.nodeIdHex,
         peers: manager,
@@ -147,6 +150,10 @@ export class Node implements NodeApi {
         seeds: c.seeds ?? [],
         tuning: c.discovery,
         logger,
+        ownAddresses: () => {
+          const a = nat?.externalAddress() ?? '';
+          return a === '' ? [] : [a];
+        },
       });
       manager.registerProtocol(discovery);
       manager.setPolicy(discovery.policy());
@@ -203,8 +210,10 @@ export class Node implements NodeApi {
       manager.setListenAddress(c.listenHost, listenPort);
       manager.start();
       discovery.start();
-      this.run = { db, log, identity, peers: manager, gossip, direct, chain: chainNode, listener, listenAddress, listenPort, networkId, version, startedAtMs: Date.now() };
+      this.run = { db, log, identity, peers: manager, gossip, direct, chain: chainNode, nat, listener, listenAddress, listenPort, networkId, version, startedAtMs: Date.now() };
       logger.info({ nodeId: identity.nodeIdHex, network: c.network, address: listenAddress }, `listening on ${listenAddress}`);
+      // In the background: a slow or absent gateway must not hold up start.
+      nat?.start(listenPort);
       chainNode.start();
       for (const address of c.peers) manager.addPersistent(address);
       this.isReady = true;
@@ -231,6 +240,8 @@ export class Node implements NodeApi {
     // The server's close completes only once its accepted sockets are gone,
     // so stop accepting first and wait for it after the peers are closed.
     const listenerClosed = r.listener.close().catch((err: unknown) => this.config.logger.warn({ err }, 'closing the listener failed'));
+    // The gateway's delete goes out beside the peers' disconnects (bounded inside).
+    const natStopped = r.nat?.stop();
     await this.disc?.stop().catch((err: unknown) => this.config.logger.warn({ err }, 'stopping discovery failed'));
     await r.peers.stop();
     await r.chain.stop().catch((err: unknown) => this.config.logger.warn({ err }, 'stopping the chain failed'));
@@ -238,6 +249,7 @@ export class Node implements NodeApi {
     // A peer that never answers our Disconnect keeps its socket until the
     // transport's 2 s destroy timer; shutdown must not wait on it longer.
     await raceTimeout(listenerClosed, LISTENER_CLOSE_WAIT_MS);
+    await natStopped;
     await r.log.flush();
     await r.db.close();
     this.config.logger.info({ nodeId: r.identity.nodeIdHex }, 'node stopped');
@@ -260,6 +272,8 @@ export class Node implements NodeApi {
       networkId: r.networkId,
       listenAddress: r.listenAddress,
       observedAddresses: this.disc?.observedAddresses() ?? [],
+      advertisedAddresses: this.disc?.advertisedAddresses() ?? [],
+      nat: r.nat?.status(),
       grpcAddress: this.config.grpcAddress,
       startedAtMs: r.startedAtMs,
       uptimeMs: now - r.startedAtMs,

@@ -4,8 +4,9 @@ import type { KnownPeer } from '../store/peer-store.js';
 import type { PeerEvent, PeerSessionInfo } from '../peer/types.js';
 import type { StoredMessage } from '../store/message-log.js';
 import type { GossipStats, PeerGossipCounters, TopicGossipCounters } from '../gossip/stats.js';
+import type { NatStatus } from '../nat/port-mapper.js';
 
-export type { Ban, FindNodeResult, KnownPeer };
+export type { Ban, FindNodeResult, KnownPeer, NatStatus };
 export type { DisconnectCause, PeerEvent, PeerSessionInfo } from '../peer/types.js';
 export type { StoredMessage } from '../store/message-log.js';
 
@@ -29,6 +30,10 @@ export interface NodeInfo {
   listenAddress: string;
   /** Addresses peers observed for this node (from their view of our connections). */
   observedAddresses: string[];
+  /** Addresses advertised to peers as this node's own (NAT mapping, then what outbound peers observed). */
+  advertisedAddresses: string[];
+  /** The NAT port mapping; undefined with --nat none. */
+  nat?: NatStatus;
   grpcAddress: string;
   startedAtMs: number;
   uptimeMs: number;

@@ -61,6 +61,7 @@ class FakeNode implements NodeApi {
       networkId: 7,
       listenAddress: '127.0.0.1:7000',
       observedAddresses: [],
+      advertisedAddresses: [],
       grpcAddress: '127.0.0.1:0',
       startedAtMs: 1,
       uptimeMs: 2,

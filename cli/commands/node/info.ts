@@ -1,4 +1,4 @@
-import { GetInfoResponseSchema, NodeService } from '../../../src/gen/pheromones/admin/v1/node_pb.js';
+import { GetInfoResponseSchema, NodeService, type NatStatus } from '../../../src/gen/pheromones/admin/v1/node_pb.js';
 import { BaseCommand } from '../../base-command.js';
 import { duration, table } from '../../format.js';
 
@@ -19,6 +19,8 @@ export default class NodeInfo extends BaseCommand {
           ['network', `${info.network} (id ${info.networkId})`],
           ['listening on', info.listenAddress],
           ['observed as', info.observedAddresses.join(', ') || '-'],
+          ...(info.nat ? [['NAT mapping', natLine(info.nat)]] : []),
+          ['advertised as', info.advertisedAddresses.join(', ') || '-'],
           ['gRPC API', info.grpcAddress],
           ['uptime', duration(info.uptimeMs)],
           ['peers', `${info.peersInbound + info.peersOutbound} (${info.peersInbound} in, ${info.peersOutbound} out)`],
@@ -35,4 +37,12 @@ export default class NodeInfo extends BaseCommand {
       ),
     );
   }
+}
+
+/** "203.0.113.7:7000 (nat-pmp via 192.168.1.1:5351, renewed)" or why there is none. */
+function natLine(nat: NatStatus): string {
+  if (nat.protocol === '') return `none (${nat.mode}${nat.error ? `: ${nat.error}` : ''})`;
+  const to = nat.externalAddress || `external port ${nat.externalPort}`;
+  const lease = nat.expiresAtMs === 0n ? 'permanent' : `until ${new Date(Number(nat.expiresAtMs)).toISOString()}`;
+  return `${to} -> ${nat.internalPort} (${nat.protocol} via ${nat.gateway}, ${lease}${nat.error ? `; last renewal failed: ${nat.error}` : ''})`;
 }

@@ -14,6 +14,8 @@ export function nodeService(node: NodeApi, grpcAddress: () => string): ImplOf<ty
         networkId: info.networkId,
         listenAddress: info.listenAddress,
         observedAddresses: [...info.observedAddresses],
+        advertisedAddresses: [...info.advertisedAddresses],
+        nat: info.nat === undefined ? undefined : { ...info.nat, expiresAtMs: BigInt(Math.trunc(info.nat.expiresAtMs)) },
         // The node only knows the configured address; port 0 resolves here.
         grpcAddress: grpcAddress(),
         startedAtMs: BigInt(Math.trunc(info.startedAtMs)),
