@@ -98,11 +98,14 @@ export class ChainNode {
   }
 
   /**
-   * "new block #h" for each new head outside a download (which logs its own
-   * progress), except blocks this node mined: the miner said "mined block h".
+   * "new block #h" for each new head, except blocks this node mined (the
+   * miner said "mined block h") and those a download passes through on its
+   * way (it logs its own progress): its last block, the one that catches up, is shown.
    */
   private readonly logTip = (change: TipChange): void => {
-    if (this.stopped || this.protocol.syncStatus().syncing) return;
+    if (this.stopped) return;
+    const sync = this.protocol.syncStatus();
+    if (sync.syncing && change.head.height < sync.targetHeight) return;
     const head = change.head;
     const ownKey = this.options.minerKey ?? this.options.signer.publicKey;
     if (this.miner !== undefined && bytesEqual(head.header.miner, ownKey)) return;
