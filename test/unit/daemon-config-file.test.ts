@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseDaemonArgs, UsageError, type DaemonOptions } from '../../src/daemon/flags.js';
+import { usage } from '../../src/daemon/flags.js';
+import { rejectsFlags as rejects, runFlags as run } from '../helpers/daemon-flags.js';
 
 let dir = '';
 before(async () => {
@@ -22,25 +23,13 @@ async function file(name: string, text: string): Promise<string> {
   return path;
 }
 
-function run(argv: string[], env: NodeJS.ProcessEnv = {}): DaemonOptions {
-  const parsed = parseDaemonArgs(argv, env);
-  assert.equal(parsed.command, 'run');
-  return parsed.options;
-}
-
-function rejects(argv: string[], env: NodeJS.ProcessEnv, pattern: RegExp): void {
-  assert.throws(
-    () => parseDaemonArgs(argv, env),
-    (err: unknown) => {
-      assert.ok(err instanceof UsageError, `a UsageError, got ${String(err)}`);
-      assert.match(err.message, pattern);
-      assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-      return true;
-    },
-  );
-}
-
 describe('daemon config file', () => {
+  it('is described by --help, with --log-format', () => {
+    const text = usage('1.2.3');
+    assert.match(text, /--config <file> .*default <data-dir>\/pheromones\.toml; env PHEROMONES_CONFIG/);
+    assert.match(text, /--log-format <format> .*pretty.*default auto; env PHEROMONES_LOG_FORMAT/);
+  });
+
   it('sets any flag by its name, with lists for repeatable flags and TOML numbers and booleans', async () => {
     const path = await file(
       'all.toml',

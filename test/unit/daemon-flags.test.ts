@@ -2,22 +2,10 @@ import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatHostPort, parseDaemonArgs, parseHostPort, usage, UsageError, type DaemonOptions } from '../../src/daemon/flags.js';
+import { formatHostPort, parseDaemonArgs, parseHostPort, usage } from '../../src/daemon/flags.js';
+import { rejectsFlags as rejects, runFlags as run } from '../helpers/daemon-flags.js';
 import { formatChatLine } from '../../src/daemon/chat.js';
 import { formatPrettyLine } from '../../src/daemon/logger.js';
-
-function run(argv: string[], env: NodeJS.ProcessEnv = {}): DaemonOptions {
-  const parsed = parseDaemonArgs(argv, env);
-  assert.equal(parsed.command, 'run');
-  return parsed.options;
-}
-
-function rejects(argv: string[], env: NodeJS.ProcessEnv, pattern: RegExp): void {
-  assert.throws(
-    () => parseDaemonArgs(argv, env),
-    (err: unknown) => err instanceof UsageError && err.kind === 'invalid-argument' && pattern.test(err.message) && !err.message.includes('\n'),
-  );
-}
 
 describe('daemon flags', () => {
   it('has the documented defaults', () => {
