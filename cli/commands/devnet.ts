@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Flags } from '@oclif/core';
-import { formatPrettyLine } from '../../src/daemon/logger.js';
 import { BaseCommand, CliFailure, EXIT } from '../base-command.js';
 import { Devnet, DEVNET_NETWORK } from '../devnet-runner.js';
 import { DEVNET_ENV, devnetStatePath, processAlive, readDevnetState, removeDevnetState, writeDevnetState, type DevnetState } from '../devnet-state.js';
@@ -58,6 +57,8 @@ export default class DevnetCommand extends BaseCommand {
       await removeDevnetState(stateFile);
       if (temporary) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     };
+    // pino-pretty is loaded only for a terminal display: it is slow to import.
+    const pretty = flags.json ? undefined : (await import('../../src/daemon/pretty-log.js')).formatPrettyLine;
     try {
       let devnet: Devnet;
       try {
@@ -68,7 +69,7 @@ export default class DevnetCommand extends BaseCommand {
           startTimeoutMs: flags['start-timeout'],
           signal: interrupted.signal,
           // A terminal shows what happens on every node, one readable line each; --json output stays machine-readable.
-          onLog: flags.json ? undefined : (k, line) => process.stdout.write(`node ${k} | ${formatPrettyLine(line)}`),
+          onLog: pretty === undefined ? undefined : (k, line) => process.stdout.write(`node ${k} | ${pretty(line)}`),
           onChat: flags.json ? undefined : (k, line) => process.stdout.write(`node ${k} | ${line}\n`),
         });
       } catch (err) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse, TomlError } from 'smol-toml';
+import { createRequire } from 'node:module';
 import { PheromonesError } from '../errors.js';
 
 /**
@@ -21,6 +21,11 @@ export interface ConfigValue {
   value: string;
   /** "<file>: <key>", the prefix of every error about this value. */
   source: string;
+}
+
+/** smol-toml, loaded only when there is a file to parse: most starts have none, and every start pays for an import. */
+function toml(): typeof import('smol-toml') {
+  return createRequire(import.meta.url)('smol-toml') as typeof import('smol-toml');
 }
 
 /** Largest config file read: far beyond any hand-written one. */
@@ -60,6 +65,7 @@ export function readConfigFile(
     throw new ConfigFileError(`${path}: cannot read the config file (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`);
   }
   let doc: Record<string, unknown>;
+  const { parse, TomlError } = toml();
   try {
     doc = parse(text);
   } catch (err) {

@@ -45,7 +45,7 @@ function logSessionTotals(node: NodeApi, log: Logger): void {
 }
 
 async function runNode(o: DaemonOptions, version: string): Promise<void> {
-  const log = createDaemonLogger(o.logLevel, o.logFormat);
+  const log = await createDaemonLogger(o.logLevel, o.logFormat);
   let minerKey: Uint8Array | undefined;
   try {
     minerKey = o.minerKey === undefined ? undefined : await resolveMinerKey(o.minerKey);

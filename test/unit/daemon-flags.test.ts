@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { formatHostPort, parseDaemonArgs, parseHostPort, usage } from '../../src/daemon/flags.js';
 import { rejectsFlags as rejects, runFlags as run } from '../helpers/daemon-flags.js';
 import { formatChatLine } from '../../src/daemon/chat.js';
-import { formatPrettyLine } from '../../src/daemon/logger.js';
+import { formatPrettyLine } from '../../src/daemon/pretty-log.js';
 
 describe('daemon flags', () => {
   it('has the documented defaults', () => {
