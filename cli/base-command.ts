@@ -12,6 +12,7 @@ import { status } from '@grpc/grpc-js';
 import { ApiChannel, ApiError } from '../src/api/client.js';
 import { cookiePath, readCookie } from '../src/api/auth.js';
 import { PheromonesError } from '../src/errors.js';
+import { DEVNET_ENV, devnetStatePath, processAlive, readDevnetState } from './devnet-state.js';
 
 /** Exit statuses, documented in docs/api.md. */
 export const EXIT = { error: 1, usage: 2, unreachable: 3, unauthorized: 4 } as const;
@@ -28,6 +29,19 @@ export class CliFailure extends Error {
 
 function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
+
+/** --rpc and --data-dir of node k of the running devnet. */
+async function devnetTarget(k: number): Promise<{ rpc: string; 'data-dir': string }> {
+  const path = devnetStatePath();
+  const state = await readDevnetState(path).catch((err: unknown) => {
+    throw new CliFailure(`--node ${k}: ${(err as Error).message}`, EXIT.usage);
+  });
+  if (state === undefined) throw new CliFailure(`--node ${k}: no devnet is running (no ${path}); start one with \`pheromones devnet\``, EXIT.unreachable);
+  if (!processAlive(state.pid)) throw new CliFailure(`--node ${k}: the devnet of ${path} is gone (pid ${state.pid} is not running)`, EXIT.unreachable);
+  const node = state.nodes.find((n) => n.index === k);
+  if (node === undefined) throw new CliFailure(`--node ${k}: the devnet has nodes 0 to ${state.nodes.length - 1}`, EXIT.usage);
+  return { rpc: node.grpc, 'data-dir': node.dataDir };
 }
 
 export abstract class BaseCommand extends Command {
@@ -60,6 +74,13 @@ export abstract class BaseCommand extends Command {
       min: 1,
       helpGroup: 'GLOBAL',
     }),
+    node: Flags.integer({
+      description: `talk to node <k> of the running \`pheromones devnet\` (its --rpc and --data-dir, from $${DEVNET_ENV} or ~/.pheromones/devnet.json)`,
+      env: 'PHEROMONES_NODE',
+      min: 0,
+      helpValue: '<k>',
+      helpGroup: 'GLOBAL',
+    }),
     json: Flags.boolean({
       description: 'print responses as JSON (protobuf JSON mapping; streams print one object per line)',
       default: false,
@@ -81,7 +102,9 @@ export abstract class BaseCommand extends Command {
     token?: string | undefined;
     'tls-cert'?: string | undefined;
     timeout: number;
+    node?: number | undefined;
   }): Promise<ApiChannel> {
+    if (flags.node !== undefined) flags = { ...flags, ...(await devnetTarget(flags.node)) };
     if (!/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(flags.rpc.trim())) {
       throw new CliFailure(`--rpc: "${flags.rpc}" is not host:port (IPv6 as [addr]:port)`, EXIT.usage);
     }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PheromonesError } from '../errors.js';
-import { toHex } from './bytes.js';
-import { Chain } from './chain.js';
+import { bytesEqual, toHex } from './bytes.js';
+import { Chain, type TipChange } from './chain.js';
 import { Miner } from './miner.js';
 import type { ChainParams } from './params.js';
 import { TxPool } from './pool.js';
@@ -73,6 +73,7 @@ export class ChainNode {
     const head = chain.head;
     options.logger.info({ network: options.params.network, height: head.height, head: head.hashHex }, `chain loaded at height ${head.height}`);
     node = new ChainNode(chain, pool, protocol, verifier, options);
+    chain.on('tip', node.logTip);
     return node;
   }
 
@@ -95,6 +96,25 @@ export class ChainNode {
       });
     }
   }
+
+  /**
+   * "new block #h" for each new head, except blocks this node mined (the
+   * miner said "mined block h") and those a download passes through on its
+   * way (it logs its own progress): its last block, the one that catches up, is shown.
+   */
+  private readonly logTip = (change: TipChange): void => {
+    if (this.stopped) return;
+    const sync = this.protocol.syncStatus();
+    if (sync.syncing && change.head.height < sync.targetHeight) return;
+    const head = change.head;
+    const ownKey = this.options.minerKey ?? this.options.signer.publicKey;
+    if (this.miner !== undefined && bytesEqual(head.header.miner, ownKey)) return;
+    const block = change.added.at(-1);
+    this.options.logger.info(
+      { height: head.height, hash: head.hashHex, txs: block?.txs.length, miner: toHex(head.header.miner), reorged: change.removed.length || undefined },
+      `new block #${head.height}`,
+    );
+  };
 
   /** Mining now (false while paused for a sync). */
   get mining(): boolean {
@@ -122,6 +142,7 @@ export class ChainNode {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.chain.off('tip', this.logTip);
     this.protocol.stop();
     await this.minerSwitch;
     await this.miner?.stop().catch((err: unknown) => this.options.logger.warn({ err }, 'stopping the miner failed'));

@@ -1,7 +1,8 @@
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PheromonesError } from '../errors.js';
+import { ConfigFileError, readConfigFile, type ConfigValue } from './config-file.js';
 import { DEFAULT_TUNING, type NodeTuning } from '../node/config.js';
 import { formatAddress, parseAddress, type HostPort } from '../peer/address.js';
 import { parseGatewaySpec } from '../nat/gateway.js';
@@ -10,11 +11,17 @@ import { DEFAULT_NAT_LIFETIME_S, NAT_MODES, type NatConfig, type NatMode } from 
 /**
  * Command line and environment of `pheromones-node`. Every flag can also be
  * set by PHEROMONES_<FLAG> (upper case, dashes as underscores); a flag given
- * on the command line wins over the environment.
+ * on the command line wins over the environment, and both over the config
+ * file (--config, default <data-dir>/pheromones.toml), whose keys are flag names.
  */
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The config file looked for in the data dir when --config is not given. */
+export const CONFIG_FILE_NAME = 'pheromones.toml';
 
 export interface DaemonOptions {
   listen: HostPort;
@@ -35,6 +42,10 @@ export interface DaemonOptions {
   maxInbound: number;
   maxOutbound: number;
   logLevel: LogLevel;
+  /** auto: pretty on a terminal, JSON lines otherwise. */
+  logFormat: LogFormat;
+  /** The config file read, if any. */
+  configFile: string | undefined;
   /** False: do not read chat lines from stdin. */
   stdin: boolean;
   /** Only the tuning flags actually given; the node fills in the rest. */
@@ -120,6 +131,18 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-inbound': { type: 'string', value: 'n', default: '64', help: 'most inbound peers accepted' },
   'max-outbound': { type: 'string', value: 'n', default: '8', help: 'most outbound peers dialled' },
   'log-level': { type: 'string', value: 'level', default: 'info', help: LOG_LEVELS.join('|') },
+  'log-format': {
+    type: 'string',
+    value: 'format',
+    default: 'auto',
+    help: 'json (one object per line), pretty (one readable line per event), or auto: pretty on a terminal, json otherwise',
+  },
+  config: {
+    type: 'string',
+    value: 'file',
+    default: `<data-dir>/${CONFIG_FILE_NAME}`,
+    help: 'TOML file of flag values, keys named like the flags (listen = "127.0.0.1:7000", peer = ["a:7000"], mine = true); flags and environment override it; unknown keys are an error',
+  },
   'no-stdin': { type: 'boolean', help: 'do not broadcast standard input lines on the chat topic' },
   'handshake-timeout': {
     type: 'string',
@@ -257,12 +280,53 @@ function parseError(err: unknown): UsageError {
   return new UsageError(message);
 }
 
+type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** The config file found for these flags, and whether it is the default one in the data dir. */
+interface LoadedConfig {
+  path: string | undefined;
+  atDefault: boolean;
+  values: Map<string, ConfigValue>;
+}
+
 /**
- * Turn argv (without node and script) and the environment into options.
- * Throws UsageError on any unknown flag or bad value.
+ * --config (or PHEROMONES_CONFIG), else <data-dir>/pheromones.toml if it
+ * exists, the data dir being the one flags and environment name (the file
+ * cannot choose where it is looked for).
  */
-export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommand {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+function loadConfig(values: FlagValues, env: NodeJS.ProcessEnv): LoadedConfig {
+  const given = typeof values.config === 'string' ? values.config : env[envName('config')] || undefined;
+  let path: string;
+  if (given !== undefined) {
+    path = expandHome(given.trim());
+  } else {
+    const dir = typeof values['data-dir'] === 'string' ? values['data-dir'] : env[envName('data-dir')] || undefined;
+    const network = (typeof values.network === 'string' ? values.network : env[envName('network')] || 'devnet').trim();
+    // A bad network name is reported by the network check; no file is looked for under it.
+    if (dir === undefined && !NETWORK_NAME.test(network)) return { path: undefined, atDefault: true, values: new Map() };
+    path = join(dir === undefined ? join(homedir(), '.pheromones', network) : expandHome(dir.trim()), CONFIG_FILE_NAME);
+  }
+  const settable = (key: string): { multiple: boolean } | undefined => {
+    const spec = FLAGS[key];
+    return spec === undefined || spec.noEnv === true || key === 'config' ? undefined : { multiple: spec.multiple ?? false };
+  };
+  try {
+    const read = readConfigFile(path, given !== undefined, settable);
+    return { path: read === undefined ? undefined : path, atDefault: given === undefined, values: read ?? new Map() };
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+const NETWORK_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/i;
+
+/**
+ * Turn argv (without node and script), the environment and the config file
+ * into options. Throws UsageError on any unknown flag or key or bad value.
+ */
+export function parseDaemonArgs(argv: readonly string[], processEnv: NodeJS.ProcessEnv): ParsedCommand {
+  let values: FlagValues;
   try {
     const options = Object.fromEntries(
       Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, multiple: spec.multiple ?? false }]),
@@ -274,13 +338,23 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (values.help === true) return { command: 'help' };
   if (values.version === true) return { command: 'version' };
 
-  /** The flag's text: command line first, then environment, then undefined. */
+  // The config file is one layer under the environment: every flag read from the
+  // environment below sees the file's value when its variable is unset or empty.
+  const config = loadConfig(values, processEnv);
+  const env: NodeJS.ProcessEnv = Object.fromEntries([...config.values].map(([flag, { value }]) => [envName(flag), value]));
+  for (const [name, value] of Object.entries(processEnv)) if (value !== undefined && value !== '') env[name] = value;
+  /** The environment's or config file's text for a flag, named by where it came from. */
+  const fallback = (flag: string): { value: string; source: string } | undefined => {
+    const e = env[envName(flag)];
+    if (e === undefined || e === '') return undefined;
+    return { value: e, source: processEnv[envName(flag)] === e ? envName(flag) : (config.values.get(flag)?.source ?? envName(flag)) };
+  };
+
+  /** The flag's text: command line first, then environment, then config file, then undefined. */
   const text = (flag: string): { value: string; source: string } | undefined => {
     const v = values[flag];
     if (typeof v === 'string') return { value: v, source: `--${flag}` };
-    const e = env[envName(flag)];
-    if (e !== undefined && e !== '') return { value: e, source: envName(flag) };
-    return undefined;
+    return fallback(flag);
   };
   const withDefault = (flag: string): { value: string; source: string } =>
     text(flag) ?? { value: FLAGS[flag]?.default ?? '', source: `--${flag}` };
@@ -288,26 +362,28 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   const listenText = withDefault('listen');
   const listen = parseHostPort(listenText.value, listenText.source, { allowEmptyHost: true, allowPortZero: true });
 
+  /** A repeatable flag's comma-separated environment or config-file text, split. */
+  const listText = (flag: string): { value: string; source: string }[] => {
+    const t = fallback(flag);
+    if (t === undefined) return [];
+    return t.value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((value) => ({ value, source: t.source }));
+  };
   const peerFlags = (values.peer as (string | boolean)[] | undefined)?.filter((v): v is string => typeof v === 'string');
   const peerTexts =
     peerFlags && peerFlags.length > 0
       ? peerFlags.map((value) => ({ value, source: '--peer' }))
-      : (env[envName('peer')] ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-          .map((value) => ({ value, source: envName('peer') }));
+      : listText('peer');
   const peers = [...new Set(peerTexts.map(({ value, source }) => parsePeer(value, source)))];
 
   const seedFlags = (values.seed as (string | boolean)[] | undefined)?.filter((v): v is string => typeof v === 'string');
   const seedTexts =
     seedFlags && seedFlags.length > 0
       ? seedFlags.map((value) => ({ value, source: '--seed' }))
-      : (env[envName('seed')] ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-          .map((value) => ({ value, source: envName('seed') }));
+      : listText('seed');
   const seeds = [...new Set(seedTexts.map(({ value, source }) => parsePeer(value, source)))];
   const banText = withDefault('ban-duration');
   const banDurationMs = parseCount(banText.value, banText.source, 1, 365 * 24 * 3600 * 1000);
@@ -319,12 +395,15 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
 
   const networkText = withDefault('network');
   const network = networkText.value.trim();
-  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(network)) {
+  if (!NETWORK_NAME.test(network)) {
     throw new UsageError(`${networkText.source}: "${network}" is not a network name (letters, digits, - and _, at most 32)`);
   }
 
   const dataDirText = text('data-dir');
   const dataDir = dataDirText ? expandHome(dataDirText.value.trim()) : join(homedir(), '.pheromones', network);
+  if (config.path !== undefined && config.atDefault && resolve(dirname(config.path)) !== dataDir) {
+    throw new UsageError(`${config.path}: its data-dir or network would move the data dir to ${dataDir}, away from this file; pass it with --config instead`);
+  }
 
   const grpcText = withDefault('grpc');
   const grpc = parseHostPort(grpcText.value, grpcText.source, { allowEmptyHost: true, allowPortZero: true });
@@ -347,9 +426,18 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     throw new UsageError(`${levelText.source}: "${levelText.value}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
 
-  let noStdin = values['no-stdin'] === true;
-  const noStdinEnv = env[envName('no-stdin')];
-  if (!noStdin && noStdinEnv !== undefined) noStdin = parseBool(noStdinEnv, envName('no-stdin'));
+  const formatText = withDefault('log-format');
+  const logFormat = formatText.value.trim().toLowerCase() as LogFormat;
+  if (!LOG_FORMATS.includes(logFormat)) {
+    throw new UsageError(`${formatText.source}: "${formatText.value}" is not one of ${LOG_FORMATS.join(', ')}`);
+  }
+
+  const boolFlag = (flag: string): boolean => {
+    if (values[flag] === true) return true;
+    const t = fallback(flag);
+    return t === undefined ? false : parseBool(t.value, t.source);
+  };
+  const noStdin = boolFlag('no-stdin');
 
   const tuning: Partial<NodeTuning> = {};
   for (const [flag, { field, max }] of Object.entries(TUNING_FLAGS)) {
@@ -357,11 +445,6 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (t) tuning[field] = parseCount(t.value, t.source, 1, max);
   }
 
-  const boolFlag = (flag: string): boolean => {
-    if (values[flag] === true) return true;
-    const e = env[envName(flag)];
-    return e === undefined ? false : parseBool(e, envName(flag));
-  };
   const mine = boolFlag('mine');
   const mineEmpty = boolFlag('mine-empty');
   const minerKey = text('miner-key')?.value.trim();
@@ -385,6 +468,8 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
       maxInbound,
       maxOutbound,
       logLevel,
+      logFormat,
+      configFile: config.path,
       stdin: !noStdin,
       tuning,
       mine,

@@ -45,7 +45,7 @@ function logSessionTotals(node: NodeApi, log: Logger): void {
 }
 
 async function runNode(o: DaemonOptions, version: string): Promise<void> {
-  const log = createDaemonLogger(o.logLevel);
+  const log = await createDaemonLogger(o.logLevel, o.logFormat);
   let minerKey: Uint8Array | undefined;
   try {
     minerKey = o.minerKey === undefined ? undefined : await resolveMinerKey(o.minerKey);
@@ -99,7 +99,7 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
   }
   // The node itself logs "listening on <address>" (tests read the port from it).
   const info = await node.info();
-  log.info({ dataDir: o.dataDir, messageLogSize: info.messageLogSize, grpc: info.grpcAddress, version }, 'node started');
+  log.info({ dataDir: o.dataDir, config: o.configFile, messageLogSize: info.messageLogSize, grpc: info.grpcAddress, version }, 'node started');
 
   try {
     const api = await startApiServer({ ...apiOptions, node, chain: () => node.chainNode(), dataDir: o.dataDir, logger: log });

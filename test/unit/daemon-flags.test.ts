@@ -2,22 +2,10 @@ import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatHostPort, parseDaemonArgs, parseHostPort, usage, UsageError, type DaemonOptions } from '../../src/daemon/flags.js';
+import { formatHostPort, parseDaemonArgs, parseHostPort, usage } from '../../src/daemon/flags.js';
+import { rejectsFlags as rejects, runFlags as run } from '../helpers/daemon-flags.js';
 import { formatChatLine } from '../../src/daemon/chat.js';
-import { formatHumanLine } from '../../src/daemon/logger.js';
-
-function run(argv: string[], env: NodeJS.ProcessEnv = {}): DaemonOptions {
-  const parsed = parseDaemonArgs(argv, env);
-  assert.equal(parsed.command, 'run');
-  return parsed.options;
-}
-
-function rejects(argv: string[], env: NodeJS.ProcessEnv, pattern: RegExp): void {
-  assert.throws(
-    () => parseDaemonArgs(argv, env),
-    (err: unknown) => err instanceof UsageError && err.kind === 'invalid-argument' && pattern.test(err.message) && !err.message.includes('\n'),
-  );
-}
+import { formatPrettyLine } from '../../src/daemon/pretty-log.js';
 
 describe('daemon flags', () => {
   it('has the documented defaults', () => {
@@ -169,10 +157,14 @@ describe('daemon output formats', () => {
     assert.equal(line, '[03:04:05] abcdef01 (hops 2): hi \uFFFD[2Jthere');
   });
 
-  it('turns a pino JSON line into a human line', () => {
+  it('turns a pino JSON line into one readable line', () => {
     const at = new Date(2024, 0, 2, 3, 4, 5, 6).getTime();
-    const line = formatHumanLine(JSON.stringify({ level: 40, time: at, pid: 1, msg: 'peer dropped', peer: 'ab', detail: 'two words', err: { message: 'boom' } }));
-    assert.equal(line, '03:04:05.006 WARN  peer dropped: boom peer=ab detail="two words"\n');
-    assert.equal(formatHumanLine('not json'), 'not json\n');
+    const id = 'abcdef0123456789'.repeat(4);
+    const line = formatPrettyLine(
+      JSON.stringify({ level: 30, time: at, pid: 1, hostname: 'h', msg: 'peer disconnected', peer: id, address: '127.0.0.1:7000', cause: 'banned', detail: 'two words' }),
+    );
+    assert.equal(line, '[03:04:05.006] INFO: peer disconnected (banned: two words) peer=abcdef0123456789… address=127.0.0.1:7000\n');
+    const failed = formatPrettyLine(JSON.stringify({ level: 50, time: at, pid: 1, msg: 'cannot start', err: { type: 'Error', message: 'boom', stack: 'Error: boom\n  at x' }, note: 'a b' }));
+    assert.equal(failed, '[03:04:05.006] ERROR: cannot start: boom note="a b"\n');
   });
 });
