@@ -232,10 +232,12 @@ describe('Node peers', () => {
 
     const big = 64 * 1024;
     const c = await set.start({ tuning: { maxQueuedBytes: 512 * 1024, pingTimeoutMs: 30_000 } });
+    // Its dialer must not time c out first: c's pongs pile up behind the stalled proxy too.
+    const d = await set.start({ tuning: { pingTimeoutMs: 30_000 } });
     const slow = new StallingProxy(c.listenPort);
     await slow.start();
     try {
-      await b.addPeer(slow.address, { persistent: false, timeoutMs: 5_000 });
+      await d.addPeer(slow.address, { persistent: false, timeoutMs: 5_000 });
       await waitFor('c to see b', () => c.listPeers().length === 1);
       const dropped = nextPeerEvent(c, (e) => e.type === 'disconnected');
       slow.stall();
