@@ -472,7 +472,7 @@ export class Gossip implements Protocol {
 
   private send(link: Link, body: Uint8Array): boolean {
     try {
-      if (link.peer.sendEncoded(body)) {
+      if (link.peer.sendEncoded(body, this.name)) {
         this.stats.framesSent++;
         return true;
       }
