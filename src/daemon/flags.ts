@@ -43,6 +43,8 @@ export interface DaemonOptions {
   minerKey: string | undefined;
   /** Mine blocks without transactions (--mine-empty). */
   mineEmpty: boolean;
+  /** Where to serve Prometheus metrics (--metrics); undefined: not served. */
+  metrics: HostPort | undefined;
 }
 
 export type ParsedCommand = { command: 'help' } | { command: 'version' } | { command: 'run'; options: DaemonOptions };
@@ -113,6 +115,11 @@ const FLAGS: Record<string, FlagSpec> = {
   grpc: { type: 'string', value: 'host:port', default: '127.0.0.1:7001', help: 'gRPC API address' },
   'grpc-tls-cert': { type: 'string', value: 'file', help: 'PEM certificate for the gRPC API (with --grpc-tls-key)' },
   'grpc-tls-key': { type: 'string', value: 'file', help: 'PEM private key for the gRPC API (with --grpc-tls-cert)' },
+  metrics: {
+    type: 'string',
+    value: '[host:]port',
+    help: 'serve Prometheus metrics at http://<host:port>/metrics (off unless given; a bare port or ":port" means 127.0.0.1; unauthenticated, so keep it private)',
+  },
   'max-inbound': { type: 'string', value: 'n', default: '64', help: 'most inbound peers accepted' },
   'max-outbound': { type: 'string', value: 'n', default: '8', help: 'most outbound peers dialled' },
   'log-level': { type: 'string', value: 'level', default: 'info', help: LOG_LEVELS.join('|') },
@@ -346,6 +353,8 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   const minerKey = text('miner-key')?.value.trim();
   if ((mineEmpty || minerKey !== undefined) && !mine) throw new UsageError('--mine-empty and --miner-key need --mine');
 
+  const metrics = parseMetricsAddress(text('metrics'));
+
   return {
     command: 'run',
     options: {
@@ -367,6 +376,17 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
       mine,
       minerKey,
       mineEmpty,
+      metrics,
     },
   };
+}
+
+/** --metrics: "host:port", or "port" / ":port" on loopback (metrics are not for the world). */
+function parseMetricsAddress(t: { value: string; source: string } | undefined): HostPort | undefined {
+  if (t === undefined) return undefined;
+  const v = t.value.trim();
+  if (/^\d+$/.test(v) || v.startsWith(':')) {
+    return { host: '127.0.0.1', port: parseHostPort(`:${v.replace(/^:/, '')}`, t.source, { allowEmptyHost: true, allowPortZero: true }).port };
+  }
+  return parseHostPort(v, t.source, { allowEmptyHost: false, allowPortZero: true });
 }
