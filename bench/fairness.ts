@@ -11,10 +11,14 @@
  * delivery at the other node (its received_at_ms): split into messages
  * published during the sync and after it, per direction. Target: p99 under
  * 200 ms during the sync. Real processes (two daemons on the machine's
- * cores), as in production; `npm run bench -- fairness`.
+ * cores), as in production; `npm run bench -- fairness`. Each daemon's
+ * event-loop delay over the sync (its /metrics, prom-client's histogram,
+ * reset by each scrape) says how much of the latency is the nodes being
+ * busy rather than frames waiting in a send queue.
  */
 import { buildRegtestChain, apiOf, type NodeApiClients } from '../test/integration/chain-harness.js';
 import { DaemonSet, type Daemon, type LogRecord } from '../test/helpers/daemon.js';
+import { scrape } from '../test/helpers/metrics.js';
 
 const BLOCKS = 2_000;
 const TXS_PER_BLOCK = 2;
@@ -23,7 +27,7 @@ const TOPIC = 'bench/fairness';
 const PUBLISH_EVERY_MS = 20;
 const IDLE_MS = 3_000;
 const SYNC_DEADLINE_MS = 300_000;
-const REGTEST = ['--network', 'regtest', '--no-stdin'];
+const REGTEST = ['--network', 'regtest', '--no-stdin', '--metrics', ':0'];
 
 interface Published {
   at: number;
@@ -43,6 +47,16 @@ function summary(latencies: number[]): Record<string, number> {
 
 const isProgress = (r: LogRecord): boolean => typeof r.msg === 'string' && r.msg.startsWith('chain sync: height');
 const syncDone = (d: Daemon): LogRecord | undefined => d.logs.find((r) => isProgress(r) && r.height === BLOCKS);
+
+async function metricsUrl(d: Daemon): Promise<string> {
+  return (await d.waitForLog((r) => r.msg === 'metrics listening', 15_000, '"metrics listening"')).url as string;
+}
+
+/** Event-loop delay since the previous scrape (the scrape resets prom-client's histogram). */
+async function loopDelay(url: string): Promise<{ p99_ms: number; max_ms: number }> {
+  const s = await scrape(url);
+  return { p99_ms: Math.round(s.value('nodejs_eventloop_lag_p99_seconds') * 1000), max_ms: Math.round(s.value('nodejs_eventloop_lag_max_seconds') * 1000) };
+}
 
 /** Delivery times of this bench's messages in a node's log, by payload ("A 17"). */
 async function deliveries(api: NodeApiClients): Promise<Map<string, number>> {
@@ -69,6 +83,9 @@ export async function run(): Promise<Record<string, unknown>[]> {
     const apiB = await apiOf(b);
     try {
       const started = await b.waitForLog((r) => typeof r.msg === 'string' && r.msg.startsWith('chain sync from'), 60_000, 'B starts syncing');
+      const urls = await Promise.all([metricsUrl(a), metricsUrl(b)]);
+      await Promise.all(urls.map(loopDelay));
+      let loop: { p99_ms: number; max_ms: number }[] | undefined;
       const published = new Map<string, Published>();
       const calls: Promise<unknown>[] = [];
       let n = 0;
@@ -77,7 +94,10 @@ export async function run(): Promise<Record<string, unknown>[]> {
       const deadline = Date.now() + SYNC_DEADLINE_MS;
       // Paced by the clock, not by the calls: a slow Broadcast must not slow the publishing down.
       for (let next = Date.now(); ; next += PUBLISH_EVERY_MS) {
-        doneAt ??= syncDone(b)?.time as number | undefined;
+        if (doneAt === undefined) {
+          doneAt = syncDone(b)?.time as number | undefined;
+          if (doneAt !== undefined) loop = await Promise.all(urls.map(loopDelay));
+        }
         if (doneAt !== undefined && Date.now() > doneAt + IDLE_MS) break;
         if (Date.now() > deadline) throw new Error(`B did not sync ${BLOCKS} blocks in ${SYNC_DEADLINE_MS / 1000} s`);
         for (const [from, api] of [['A', apiA], ['B', apiB]] as const) {
@@ -130,7 +150,8 @@ export async function run(): Promise<Record<string, unknown>[]> {
           publish_failed: publishFailed,
           serving_to_syncing: summary(ab.latencies),
           syncing_to_serving: summary(ba.latencies),
-          ...(duringSync ? { target_p99_ms: 200 } : {}),
+          ...(duringSync ? { target_p99_ms: 200, event_loop_delay_serving: loop?.[0], event_loop_delay_syncing: loop?.[1] } : {}),
+          peer_disconnections: a.logs.filter((r) => r.msg === 'peer disconnected').length,
         });
       }
       return results;

@@ -110,86 +110,56 @@ export function nodeRegistry(node: MetricsSource): { registry: Registry; close()
       this.set({ direction: 'outbound' }, n.outbound);
     },
   });
-  new Counter({
-    name: 'pheromones_protocol_frames_total',
-    help: 'Frames sent (out: handed to the socket) and received, by protocol ("control" is ping/pong).',
-    labelNames: ['protocol', 'direction'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [k, v] of currentTraffic().frames) this.inc(unkey(k), v);
-    },
-  });
-  new Counter({
-    name: 'pheromones_protocol_bytes_total',
-    help: 'Frame body bytes (encoded envelopes, without record overhead) sent and received, by protocol.',
-    labelNames: ['protocol', 'direction'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [k, v] of currentTraffic().bytes) this.inc(unkey(k), v);
-    },
-  });
-  new Counter({
-    name: 'pheromones_socket_bytes_total',
-    help: 'Bytes written to and read from peer TCP sockets, handshakes and record overhead included.',
-    labelNames: ['direction'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const s = currentTraffic().socket;
-      this.inc({ direction: 'in' }, s.in);
-      this.inc({ direction: 'out' }, s.out);
-    },
-  });
-  new Counter({
-    name: 'pheromones_handshakes_total',
-    help: 'Secure handshakes, by direction and result: "ok" or why they failed.',
-    labelNames: ['direction', 'result'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const h of node.handshakeCounts()) this.inc({ direction: h.direction, result: h.result }, h.count);
-    },
-  });
-
-  const gossipCounter = (name: string, help: string, read: (s: GossipStats) => number): void => {
+  /** A counter mirroring running totals: `read` lists the current total of each label set. */
+  const totals = (name: string, help: string, labelNames: string[], read: () => Iterable<[Record<string, string>, number]>): void => {
     new Counter({
       name,
       help,
+      labelNames,
       registers: [registry],
       collect() {
         this.reset();
-        this.inc(read(node.gossipStats));
+        for (const [labels, value] of read()) this.inc(labels, value);
       },
     });
   };
-  gossipCounter('pheromones_gossip_delivered_total', 'Gossip messages delivered (logged) on this node, its own broadcasts included.', (s) => s.delivered);
-  gossipCounter('pheromones_gossip_duplicates_total', 'Gossip message copies received for a message already seen.', (s) => s.duplicates);
-  new Counter({
-    name: 'pheromones_gossip_grafts_total',
-    help: 'Gossip grafts (a link taken back into the broadcast tree), sent and received.',
-    labelNames: ['direction'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const s = node.gossipStats;
-      this.inc({ direction: 'out' }, s.graftsSent);
-      this.inc({ direction: 'in' }, s.graftsReceived);
-    },
+  const byKey = (m: Map<string, number>): [Record<string, string>, number][] => [...m].map(([k, v]) => [unkey(k), v]);
+  const inOut = (inbound: number, outbound: number): [Record<string, string>, number][] => [
+    [{ direction: 'in' }, inbound],
+    [{ direction: 'out' }, outbound],
+  ];
+  totals(
+    'pheromones_protocol_frames_total',
+    'Frames sent (out: handed to the socket) and received, by protocol ("control" is ping/pong).',
+    ['protocol', 'direction'],
+    () => byKey(currentTraffic().frames),
+  );
+  totals(
+    'pheromones_protocol_bytes_total',
+    'Frame body bytes (encoded envelopes, without record overhead) sent and received, by protocol.',
+    ['protocol', 'direction'],
+    () => byKey(currentTraffic().bytes),
+  );
+  totals('pheromones_socket_bytes_total', 'Bytes written to and read from peer TCP sockets, handshakes and record overhead included.', ['direction'], () => {
+    const s = currentTraffic().socket;
+    return inOut(s.in, s.out);
   });
-  new Counter({
-    name: 'pheromones_gossip_prunes_total',
-    help: 'Gossip prunes (a link taken out of the broadcast tree), sent and received.',
-    labelNames: ['direction'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const s = node.gossipStats;
-      this.inc({ direction: 'out' }, s.prunesSent);
-      this.inc({ direction: 'in' }, s.prunesReceived);
-    },
+  totals('pheromones_handshakes_total', 'Secure handshakes, by direction and result: "ok" or why they failed.', ['direction', 'result'], () =>
+    node.handshakeCounts().map((h) => [{ direction: h.direction, result: h.result }, h.count]),
+  );
+  totals('pheromones_gossip_delivered_total', 'Gossip messages delivered (logged) on this node, its own broadcasts included.', [], () => [
+    [{}, node.gossipStats.delivered],
+  ]);
+  totals('pheromones_gossip_duplicates_total', 'Gossip message copies received for a message already seen.', [], () => [[{}, node.gossipStats.duplicates]]);
+  totals('pheromones_gossip_grafts_total', 'Gossip grafts (a link taken back into the broadcast tree), received and sent.', ['direction'], () => {
+    const g = node.gossipStats;
+    return inOut(g.graftsReceived, g.graftsSent);
   });
+  totals('pheromones_gossip_prunes_total', 'Gossip prunes (a link taken out of the broadcast tree), received and sent.', ['direction'], () => {
+    const g = node.gossipStats;
+    return inOut(g.prunesReceived, g.prunesSent);
+  });
+  totals('pheromones_bans_total', 'Bans put in force since the node started (operator and misbehaviour).', [], () => [[{}, bansIssued]]);
 
   const gauge = (name: string, help: string, read: () => number | undefined): void => {
     new Gauge({
@@ -214,15 +184,5 @@ export function nodeRegistry(node: MetricsSource): { registry: Registry; close()
   });
   gauge('pheromones_chain_pool_transactions', 'Transactions waiting in the pool.', () => chain()?.poolSize);
   gauge('pheromones_bans', 'Bans in force.', () => node.discovery?.bans().length);
-  new Counter({
-    name: 'pheromones_bans_total',
-    help: 'Bans put in force since the node started (operator and misbehaviour).',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(bansIssued);
-    },
-  });
-
   return { registry, close: off };
 }
