@@ -7,7 +7,7 @@ interface Workload {
   run(): Promise<Record<string, unknown>[]>;
 }
 
-const ALL = ['session', 'broadcast', 'rpc', 'chain', 'discovery'] as const;
+const ALL = ['session', 'broadcast', 'rpc', 'chain', 'discovery', 'fairness'] as const;
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

@@ -21,6 +21,7 @@ export function peerToApi(p: PeerInfo): MessageInitShape<typeof PeerSchema> {
     userAgent: p.userAgent,
     persistent: p.persistent,
     gossip: p.gossip === undefined ? undefined : countersToApi(p.gossip),
+    traffic: p.traffic.map((t) => countersToApi(t)),
   };
 }
 

@@ -11,6 +11,9 @@ import { checkBlockStandalone, checkHeaderContext, medianOf } from './validate.j
 import { InlineVerifier, type SignatureVerifier } from './verifier.js';
 
 /** One block in the in-memory index; every stored block (canonical or side) has one. */
+/** Block bodies read at once when answering a locator. */
+const LOCATOR_READ_SLICE = 25;
+
 export interface ChainEntry {
   readonly hash: Uint8Array;
   readonly hashHex: string;
@@ -597,11 +600,23 @@ export class Chain extends EventEmitter<ChainEvents> {
     return this.genesis;
   }
 
-  /** Up to `max` canonical blocks following the fork point with `locator`, lowest first. */
-  async blocksAfterLocator(locator: readonly Uint8Array[], max: number): Promise<Block[]> {
+  /**
+   * Up to `max` canonical blocks following the fork point with `locator`,
+   * lowest first, stopping before the first one `take` refuses. Bodies are
+   * read a slice at a time, so a reply cut short (by a byte budget) does not
+   * read and decode the hundreds of blocks it will not carry.
+   */
+  async blocksAfterLocator(locator: readonly Uint8Array[], max: number, take: (b: Block) => boolean = () => true): Promise<Block[]> {
     const start = this.forkPointOf(locator).height + 1;
     const entries = this.main.slice(start, start + Math.max(0, max));
-    return Promise.all(entries.map((e) => this.loadBody(e)));
+    const out: Block[] = [];
+    for (let i = 0; i < entries.length; i += LOCATOR_READ_SLICE) {
+      for (const b of await Promise.all(entries.slice(i, i + LOCATOR_READ_SLICE).map((e) => this.loadBody(e)))) {
+        if (!take(b)) return out;
+        out.push(b);
+      }
+    }
+    return out;
   }
 
   /**

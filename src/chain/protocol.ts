@@ -317,18 +317,16 @@ export class ChainProtocol implements Protocol {
     if (m.locator.length > MAX_LOCATOR_HASHES) throw chainMisbehaviour(s.peer, `locator of ${m.locator.length} hashes (limit ${MAX_LOCATOR_HASHES})`);
     if (m.locator.some((h) => h.length !== 32)) throw chainMisbehaviour(s.peer, 'locator hash not 32 bytes');
     const max = Math.min(m.maxBlocks === 0 ? MAX_BLOCKS_PER_REPLY : m.maxBlocks, MAX_BLOCKS_PER_REPLY);
-    const blocks = await this.chain.blocksAfterLocator(m.locator, max);
     // Stay well inside the frame limit: protobuf adds a few bytes per field to the canonical size.
     const budget = Math.floor(this.options.maxFrameBytes / 2);
     let bytes = 0;
-    let n = 0;
-    for (const b of blocks) {
+    const blocks = await this.chain.blocksAfterLocator(m.locator, max, (b) => {
       const size = blockSize(b) + 16 * b.txs.length + 64;
-      if (n > 0 && bytes + size > budget) break;
+      if (bytes > 0 && bytes + size > budget) return false;
       bytes += size;
-      n++;
-    }
-    const reply = create(ChainBlocksSchema, { blocks: blocks.slice(0, n).map(blockToProto), headHeight: BigInt(this.chain.height) });
+      return true;
+    });
+    const reply = create(ChainBlocksSchema, { blocks: blocks.map(blockToProto), headHeight: BigInt(this.chain.height) });
     s.peer.send(envelope({ case: 'chainBlocks', value: reply }));
   }
 

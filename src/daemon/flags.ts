@@ -58,6 +58,8 @@ export interface DaemonOptions {
   mineEmpty: boolean;
   /** NAT port mapping (--nat, --nat-gateway, --nat-lifetime). */
   nat: NatConfig;
+  /** Where to serve Prometheus metrics (--metrics); undefined: not served. */
+  metrics: HostPort | undefined;
 }
 
 export type ParsedCommand = { command: 'help' } | { command: 'version' } | { command: 'run'; options: DaemonOptions };
@@ -128,6 +130,11 @@ const FLAGS: Record<string, FlagSpec> = {
   grpc: { type: 'string', value: 'host:port', default: '127.0.0.1:7001', help: 'gRPC API address' },
   'grpc-tls-cert': { type: 'string', value: 'file', help: 'PEM certificate for the gRPC API (with --grpc-tls-key)' },
   'grpc-tls-key': { type: 'string', value: 'file', help: 'PEM private key for the gRPC API (with --grpc-tls-cert)' },
+  metrics: {
+    type: 'string',
+    value: '[host:]port',
+    help: 'serve Prometheus metrics at http://<host:port>/metrics (off unless given; a bare port or ":port" means 127.0.0.1; unauthenticated, so keep it private)',
+  },
   'max-inbound': { type: 'string', value: 'n', default: '64', help: 'most inbound peers accepted' },
   'max-outbound': { type: 'string', value: 'n', default: '8', help: 'most outbound peers dialled' },
   'log-level': { type: 'string', value: 'level', default: 'info', help: LOG_LEVELS.join('|') },
@@ -451,6 +458,7 @@ export function parseDaemonArgs(argv: readonly string[], processEnv: NodeJS.Proc
   if ((mineEmpty || minerKey !== undefined) && !mine) throw new UsageError('--mine-empty and --miner-key need --mine');
 
   const nat = parseNatFlags(withDefault('nat'), text('nat-gateway'), withDefault('nat-lifetime'));
+  const metrics = parseMetricsAddress(text('metrics'));
 
   return {
     command: 'run',
@@ -476,6 +484,7 @@ export function parseDaemonArgs(argv: readonly string[], processEnv: NodeJS.Proc
       minerKey,
       mineEmpty,
       nat,
+      metrics,
     },
   };
 }
@@ -494,4 +503,14 @@ function parseNatFlags(modeText: FlagText, gatewayText: FlagText | undefined, li
   }
   if (mode === 'none') throw new UsageError(`${gatewayText.source} needs --nat pmp, upnp or auto`);
   return { mode, gateway: gatewayText.value.trim(), lifetimeS };
+}
+
+/** --metrics: "host:port", or "port" / ":port" on loopback (metrics are not for the world). */
+function parseMetricsAddress(t: FlagText | undefined): HostPort | undefined {
+  if (t === undefined) return undefined;
+  const v = t.value.trim();
+  if (/^\d+$/.test(v) || v.startsWith(':')) {
+    return { host: '127.0.0.1', port: parseHostPort(`:${v.replace(/^:/, '')}`, t.source, { allowEmptyHost: true, allowPortZero: true }).port };
+  }
+  return parseHostPort(v, t.source, { allowEmptyHost: false, allowPortZero: true });
 }

@@ -8,6 +8,7 @@ import type { NodeApi } from '../node/types.js';
 import { broadcastLines, printChat } from './chat.js';
 import { formatHostPort, parseDaemonArgs, usage, UsageError, type DaemonOptions } from './flags.js';
 import { createDaemonLogger } from './logger.js';
+import { startMetricsServer } from '../metrics/server.js';
 import { exitOnSignals } from './shutdown.js';
 
 /**
@@ -109,6 +110,18 @@ async function runNode(o: DaemonOptions, version: string): Promise<void> {
     log.fatal({ err }, `cannot start the gRPC API: ${(err as Error).message}`);
     await node.stop();
     process.exit(1);
+  }
+
+  if (o.metrics !== undefined) {
+    try {
+      const metrics = await startMetricsServer({ ...o.metrics, node, logger: log });
+      stopHooks.push(() => metrics.stop());
+      log.info({ address: metrics.address, port: metrics.port, url: `http://${metrics.address}/metrics` }, 'metrics listening');
+    } catch (err) {
+      log.fatal({ err }, `cannot start: ${(err as Error).message}`);
+      await node.stop();
+      process.exit(1);
+    }
   }
 
   if (o.stdin && process.stdin.readable) broadcastLines(node, process.stdin, log);

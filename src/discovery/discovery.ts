@@ -312,7 +312,6 @@ export class Discovery implements Protocol {
             case: 'nodeList',
             value: create(NodeListSchema, { requestId: kind.value.requestId, nodes: nodes.map(toRecord) }),
           }),
-          'control',
         );
         return;
       }
@@ -334,7 +333,7 @@ export class Discovery implements Protocol {
     if (s === undefined || s.askedPeers || now - s.lastAskedMs < this.o.tuning.engineIntervalMs * 10) return;
     s.askedPeers = true;
     s.lastAskedMs = now;
-    peer.send(envelope({ case: 'getPeers', value: create(GetPeersSchema, { max: MAX_PEX_RECORDS }) }), 'control');
+    peer.send(envelope({ case: 'getPeers', value: create(GetPeersSchema, { max: MAX_PEX_RECORDS }) }));
   }
 
   private answerGetPeers(peer: Peer, max: number): void {
@@ -359,7 +358,7 @@ export class Discovery implements Protocol {
     }
     const observedAddress = peer.conn.remoteHello.listenPort > 0 ? formatAddress(peer.conn.remoteAddress, peer.conn.remoteHello.listenPort) : '';
     const advertisedAddresses = this.advertisedAddresses();
-    peer.send(envelope({ case: 'peerList', value: create(PeerListSchema, { peers: records, observedAddress, advertisedAddresses }) }), 'control');
+    peer.send(envelope({ case: 'peerList', value: create(PeerListSchema, { peers: records, observedAddress, advertisedAddresses }) }));
   }
 
   private onPeerList(peer: Peer, records: NodeRecord[], observedAddress: string, advertised: string[]): void {
@@ -561,7 +560,7 @@ export class Discovery implements Protocol {
         reject(new PheromonesError('timeout', `no NodeList from ${peer.id} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(requestId, { peerId: peer.id, resolve, reject, timer });
-      if (!peer.send(envelope({ case: 'findNode', value: create(FindNodeSchema, { requestId, target }) }), 'control')) {
+      if (!peer.send(envelope({ case: 'findNode', value: create(FindNodeSchema, { requestId, target }) }))) {
         clearTimeout(timer);
         this.pending.delete(requestId);
         reject(new PheromonesError('unavailable', `peer ${peer.id} disconnected`));
@@ -594,7 +593,8 @@ export class Discovery implements Protocol {
       }, timeoutMs);
       conn.on('message', onMessage);
       conn.once('close', onClose);
-      conn.send(envelope({ case: 'findNode', value: create(FindNodeSchema, { requestId, target }) }), 'control');
+      // Not a Peer (a query session): name the queue as the peer layer would.
+      conn.send(envelope({ case: 'findNode', value: create(FindNodeSchema, { requestId, target }) }), this.name);
     });
   }
 

@@ -160,6 +160,11 @@ export class Gossip implements Protocol {
   private readonly localHex: string;
   private closed = false;
 
+  /** Message ids in the seen cache. */
+  get seenSize(): number {
+    return this.seen.size;
+  }
+
   constructor(private readonly opts: GossipOptions) {
     this.cfg = {
       mode: opts.mode ?? GOSSIP_DEFAULTS.mode,
@@ -472,7 +477,7 @@ export class Gossip implements Protocol {
 
   private send(link: Link, body: Uint8Array): boolean {
     try {
-      if (link.peer.sendEncoded(body)) {
+      if (link.peer.sendEncoded(body, this.name)) {
         this.stats.framesSent++;
         return true;
       }

@@ -20,6 +20,7 @@ import { dialSecure, listenSecure, PROTOCOL_VERSION, type SecureListener } from 
 import type { LocalHello, SecureTransportOptions } from '../transport/types.js';
 import { DEFAULT_TUNING, type NodeConfig, type NodeTuning } from './config.js';
 import { DirectProtocol } from './direct.js';
+import { HandshakeCounts, handshakeFailure, type HandshakeCount } from './handshake-counts.js';
 import type { DirectMessage, DiscoveryApi, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
 
 /** Everything that exists only while the node runs. */
@@ -66,6 +67,7 @@ export class Node implements NodeApi {
   private readonly peerListeners = new Set<(ev: PeerEvent) => void>();
   private readonly extraProtocols: Protocol[] = [];
   private disc: Discovery | undefined;
+  private readonly handshakes = new HandshakeCounts();
 
   constructor(readonly config: NodeConfig) {
     this.tuning = { ...DEFAULT_TUNING, ...config.tuning };
@@ -92,6 +94,21 @@ export class Node implements NodeApi {
   /** Gossip counters (frames sent/received, duplicates, deliveries); still readable after stop(). */
   get gossipStats(): GossipStats {
     return { ...(this.run?.gossip.stats ?? emptyGossipStats()) };
+  }
+
+  /** Entries in the gossip seen cache (message ids remembered to drop copies); 0 before start. */
+  get seenCacheSize(): number {
+    return this.run?.gossip.seenSize ?? 0;
+  }
+
+  /** Messages in the persistent message log; 0 before start. */
+  get messageLogSize(): number {
+    return this.run?.log.size ?? 0;
+  }
+
+  /** Handshakes since start, by direction and outcome (the query sessions of discovery included). */
+  handshakeCounts(): HandshakeCount[] {
+    return this.handshakes.list();
   }
 
   /**
@@ -133,7 +150,7 @@ export class Node implements NodeApi {
         maxInbound: c.maxInbound,
         maxOutbound: c.maxOutbound,
         logger,
-        dial: (host, port, timeoutMs) => dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
+        dial: (host, port, timeoutMs) => this.handshakes.dial(dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs })),
       });
       const manager = peers;
       const nat = c.nat === undefined || c.nat.mode === 'none' ? undefined : new PortMapper(c.nat, logger);
@@ -142,11 +159,13 @@ export class Node implements NodeApi {
         peers: manager,
         // Query sessions speak discovery alone and do not listen, so the far end serves them beside any real session.
         dial: (host, port, timeoutMs) =>
-          dialSecure(host, port, {
-            ...transport,
-            hello: { ...hello, listenPort: 0, protocols: [{ name: QUERY_PROTOCOL, versions: [...discovery.versions] }] },
-            handshakeTimeoutMs: timeoutMs,
-          }),
+          this.handshakes.dial(
+            dialSecure(host, port, {
+              ...transport,
+              hello: { ...hello, listenPort: 0, protocols: [{ name: QUERY_PROTOCOL, versions: [...discovery.versions] }] },
+              handshakeTimeoutMs: timeoutMs,
+            }),
+          ),
         seeds: c.seeds ?? [],
         tuning: c.discovery,
         logger,
@@ -201,8 +220,14 @@ export class Node implements NodeApi {
       };
       const transport: SecureTransportOptions = { identity, hello, handshakeTimeoutMs: t.handshakeTimeoutMs, maxFrameBytes: t.maxFrameBytes };
       listener = await listenSecure(c.listenHost, c.listenPort, transport, {
-        onConnection: (conn) => manager.accept(conn),
-        onHandshakeError: (err, remote) => logger.debug({ remote, err: err.message }, 'inbound handshake failed'),
+        onConnection: (conn) => {
+          this.handshakes.add('inbound', 'ok');
+          manager.accept(conn);
+        },
+        onHandshakeError: (err, remote) => {
+          this.handshakes.add('inbound', handshakeFailure(err));
+          logger.debug({ remote, err: err.message }, 'inbound handshake failed');
+        },
       });
       const listenPort = listener.port;
       hello.listenPort = listenPort;

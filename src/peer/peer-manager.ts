@@ -5,12 +5,12 @@ import { PheromonesError } from '../errors.js';
 import { DisconnectReason, PingSchema, PongSchema, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
 import type { DisconnectCause, PeerEvent, PeerSessionInfo } from './types.js';
 import { HandshakeError } from '../transport/index.js';
-import type { CloseInfo, Direction, SecureConnection } from '../transport/types.js';
+import { CONTROL_QUEUE, DEFAULT_QUEUE, type CloseInfo, type Direction, type SecureConnection } from '../transport/types.js';
 import { formatAddress, normaliseHost, ownHosts, parseAddress } from './address.js';
 import { backoffDelay } from './backoff.js';
 import { newConnectionWins } from './duplicate.js';
-import { envelope, Peer } from './peer.js';
-import type { EnvelopeCase, Protocol } from './protocol.js';
+import { envelope, Peer, type QueueOf } from './peer.js';
+import { CONTROL_CASES, type EnvelopeCase, type Protocol } from './protocol.js';
 import { causeOf } from './reasons.js';
 
 /** Dial host:port and complete the secure handshake (the transport, injected so this layer can be tested alone). */
@@ -175,6 +175,13 @@ export class PeerManager {
     return this.opts.localId;
   }
 
+  /** Session control has its own queue, served first; every protocol's frames go on a queue named after it. */
+  private readonly queueOf: QueueOf = (c) => {
+    if (c === undefined) return DEFAULT_QUEUE;
+    if (CONTROL_CASES.has(c)) return CONTROL_QUEUE;
+    return this.protocolsByCase.get(c)?.name ?? DEFAULT_QUEUE;
+  };
+
   registerProtocol(protocol: Protocol): void {
     if (this.protocolsByName.has(protocol.name)) {
       throw new PheromonesError('already-exists', `protocol "${protocol.name}" is already registered`);
@@ -326,6 +333,7 @@ export class PeerManager {
       protocols: [],
       userAgent: '',
       persistent: true,
+      traffic: [],
     };
   }
 
@@ -404,7 +412,7 @@ export class PeerManager {
     }
     if (conn.closed) throw new PheromonesError('unavailable', `connection to ${conn.remoteId} closed during the handshake`);
 
-    const peer = new Peer(conn, this.opts.tuning.maxQueuedBytes, persistent || persistentHint, Date.now());
+    const peer = new Peer(conn, this.opts.tuning.maxQueuedBytes, persistent || persistentHint, Date.now(), this.queueOf);
     if (entry !== undefined) {
       entry.nodeId = peer.id;
       entry.attempt = 0;
@@ -440,7 +448,7 @@ export class PeerManager {
       conn.close(DisconnectReason.TOO_MANY_PEERS, `${MAX_QUERY_SESSIONS} discovery query sessions already open`);
       throw new PheromonesError('resource-exhausted', `no room for a query session from ${conn.remoteId}`);
     }
-    const peer = new Peer(conn, this.opts.tuning.maxQueuedBytes, false, Date.now());
+    const peer = new Peer(conn, this.opts.tuning.maxQueuedBytes, false, Date.now(), this.queueOf);
     peer.transient = true;
     const protocol = this.protocolsByName.get(QUERY_PROTOCOL);
     if (protocol !== undefined) peer.open.add(QUERY_PROTOCOL);
@@ -503,7 +511,7 @@ export class PeerManager {
     }
     const kind = env.kind;
     if (kind.case === 'ping') {
-      peer.send(envelope({ case: 'pong', value: create(PongSchema, { value: kind.value.value }) }), 'control');
+      peer.send(envelope({ case: 'pong', value: create(PongSchema, { value: kind.value.value }) }));
       return;
     }
     if (kind.case === 'pong') {
@@ -575,7 +583,7 @@ export class PeerManager {
         const value = randomBytes(8).readBigUInt64BE();
         peer.pingValue = value;
         peer.pingSentMs = now;
-        peer.send(envelope({ case: 'ping', value: create(PingSchema, { value }) }), 'control');
+        peer.send(envelope({ case: 'ping', value: create(PingSchema, { value }) }));
       }
       peer.checkQueue();
     }

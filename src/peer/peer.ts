@@ -1,13 +1,18 @@
 import { DisconnectReason, type Envelope } from '../gen/pheromones/wire/v1/wire_pb.js';
 import { encodeEnvelope } from '../wire/envelope.js';
-import type { PeerSessionInfo } from './types.js';
-import type { Direction, Lane, SecureConnection } from '../transport/types.js';
+import type { PeerSessionInfo, ProtocolTraffic } from './types.js';
+import type { Direction, SecureConnection } from '../transport/types.js';
 import { formatAddress } from './address.js';
+import type { EnvelopeCase } from './protocol.js';
+
+/** The send queue (and traffic counter) an Envelope case belongs to: its protocol's name, or the control queue. */
+export type QueueOf = (c: EnvelopeCase | undefined) => string;
 
 /**
  * One live, registered session with a remote node: the connection plus what
  * the peer layer tracks about it. Protocols get this object and send through
- * it; every send is checked against the send-queue bound.
+ * it; each frame goes on its protocol's send queue (so protocols share the
+ * session fairly), and every send is checked against the send-queue bound.
  */
 export class Peer {
   readonly id: string;
@@ -42,12 +47,15 @@ export class Peer {
   /** Frame token bucket (flood limit): tokens left and when last refilled. */
   frameTokens = Number.POSITIVE_INFINITY;
   frameRefillMs = 0;
+  /** Frames and body bytes received, by protocol (the same keys as the send queues). */
+  private readonly received = new Map<string, { frames: number; bytes: number }>();
 
   constructor(
     readonly conn: SecureConnection,
     private readonly maxQueuedBytes: number,
     persistent: boolean,
     now: number,
+    private readonly queueOf: QueueOf,
   ) {
     this.id = conn.remoteId;
     this.direction = conn.direction;
@@ -60,17 +68,29 @@ export class Peer {
     const protocols = new Map<string, readonly number[]>();
     for (const p of conn.remoteHello.protocols) protocols.set(p.name, [...p.versions]);
     this.remoteProtocols = protocols;
+    conn.on('message', (env: Envelope, bodyBytes: number) => {
+      const key = queueOf(env.kind.case);
+      const c = this.received.get(key);
+      if (c === undefined) this.received.set(key, { frames: 1, bytes: bodyBytes });
+      else {
+        c.frames++;
+        c.bytes += bodyBytes;
+      }
+    });
   }
 
-  /** Encode and queue one Envelope; false when the session is gone. */
-  send(env: Envelope, lane: Lane = 'bulk'): boolean {
-    return this.sendEncoded(encodeEnvelope(env), lane);
+  /** Encode and queue one Envelope on its protocol's queue; false when the session is gone. */
+  send(env: Envelope): boolean {
+    return this.sendEncoded(encodeEnvelope(env), this.queueOf(env.kind.case));
   }
 
-  /** Queue an Envelope encoded once for many peers; false when the session is gone. */
-  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): boolean {
+  /**
+   * Queue an Envelope encoded once for many peers on `protocol`'s queue
+   * (the sender's protocol name); false when the session is gone.
+   */
+  sendEncoded(body: Uint8Array, protocol: string): boolean {
     if (this.closed || this.conn.closed) return false;
-    this.conn.sendEncoded(body, lane);
+    this.conn.sendEncoded(body, protocol);
     this.messagesOut++;
     this.checkQueue();
     return !this.conn.closed;
@@ -87,6 +107,31 @@ export class Peer {
         `send queue over ${this.maxQueuedBytes} bytes (${this.conn.queuedBytes} queued)`,
       );
     }
+  }
+
+  /** Frames and bytes each protocol sent and received on this session, by protocol name. */
+  traffic(): ProtocolTraffic[] {
+    const byName = new Map<string, ProtocolTraffic>();
+    const entry = (protocol: string): ProtocolTraffic => {
+      let t = byName.get(protocol);
+      if (t === undefined) {
+        t = { protocol, framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
+        byName.set(protocol, t);
+      }
+      return t;
+    };
+    for (const q of this.conn.sentByQueue()) {
+      if (q.frames === 0) continue;
+      const t = entry(q.queue);
+      t.framesOut = q.frames;
+      t.bytesOut = q.bytes;
+    }
+    for (const [name, c] of this.received) {
+      const t = entry(name);
+      t.framesIn = c.frames;
+      t.bytesIn = c.bytes;
+    }
+    return [...byName.values()].sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
   }
 
   info(): PeerSessionInfo {
@@ -106,6 +151,7 @@ export class Peer {
       protocols,
       userAgent: this.conn.remoteHello.userAgent,
       persistent: this.persistent,
+      traffic: this.traffic(),
     };
   }
 }

@@ -24,6 +24,21 @@ export interface PeerSessionInfo {
   protocols: string[];
   userAgent: string;
   persistent: boolean;
+  /** Per protocol ("control" for ping/pong): frames and body bytes each way. */
+  traffic: ProtocolTraffic[];
+}
+
+/**
+ * What one protocol carried on a session. Bytes are frame bodies (encoded
+ * Envelopes) without record overhead; out counts what was handed to the
+ * socket, not what still waits in the protocol's send queue.
+ */
+export interface ProtocolTraffic {
+  protocol: string;
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
 }
 
 export type DisconnectCause =

@@ -8,7 +8,8 @@ import { decodePlainFrame } from '../wire/plain-frame.js';
 import { INNER_HEADER_BYTES, RECORD_PLAINTEXT_TARGET } from '../wire/limits.js';
 import { RecordReader, packInnerFrames, recordHeader, recordScratch, unpackInnerFrames } from '../wire/sealed-record.js';
 import { disconnectEnvelope } from './handshake.js';
-import type { CloseInfo, Direction, Lane, SecureConnection } from './types.js';
+import { SendQueues } from './send-queues.js';
+import { DEFAULT_QUEUE, type CloseInfo, type Direction, type QueueSent, type SecureConnection } from './types.js';
 
 /** Records are written to the socket only while its buffer holds less than this. */
 const SOCKET_HIGH_WATER = 256 * 1024;
@@ -18,33 +19,6 @@ export const DRAIN_LOW_WATER = 1024 * 1024;
 const PREAMBLE_LIMIT = 4096;
 /** After close(), a peer that does not close its end is cut off after this long. */
 const CLOSE_GRACE_MS = 2_000;
-
-class LaneQueue {
-  items: Uint8Array[] = [];
-  head = 0;
-  get empty(): boolean {
-    return this.head === this.items.length;
-  }
-  push(b: Uint8Array): void {
-    this.items.push(b);
-  }
-  peek(): Uint8Array {
-    return this.items[this.head]!;
-  }
-  shift(): Uint8Array {
-    const b = this.items[this.head]!;
-    this.items[this.head++] = undefined as unknown as Uint8Array;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    }
-    return b;
-  }
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-}
 
 export interface EstablishedSession {
   socket: Socket;
@@ -59,9 +33,10 @@ export interface EstablishedSession {
 }
 
 /**
- * The sealed session (docs/protocol.md, "Sealed records"). Bodies queue on
- * two lanes; a flush (next setImmediate, or at once when 64 KiB are pending)
- * coalesces them, control lane first, into records of up to 64 KiB plaintext.
+ * The sealed session (docs/protocol.md, "Sealed records"). Bodies queue per
+ * protocol (SendQueues: control first, the rest by deficit round-robin); a
+ * flush (next setImmediate, or at once when 64 KiB are pending) coalesces
+ * them in that order into records of up to 64 KiB plaintext.
  */
 export class SecureConnectionImpl extends EventEmitter implements SecureConnection {
   readonly direction: Direction;
@@ -75,8 +50,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private readonly opener: RecordOpener;
   private readonly reader: RecordReader;
   private readonly maxFrameBytes: number;
-  private readonly control = new LaneQueue();
-  private readonly bulk = new LaneQueue();
+  private readonly queues = new SendQueues();
   private pendingBytes = 0;
   private flushScheduled = false;
   private needDrain = false;
@@ -138,16 +112,20 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
     return this.isClosed;
   }
 
-  send(env: Envelope, lane: Lane = 'bulk'): void {
-    this.sendEncoded(encodeEnvelope(env), lane);
+  sentByQueue(): QueueSent[] {
+    return this.queues.sent();
   }
 
-  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): void {
+  send(env: Envelope, queue: string = DEFAULT_QUEUE): void {
+    this.sendEncoded(encodeEnvelope(env), queue);
+  }
+
+  sendEncoded(body: Uint8Array, queue: string = DEFAULT_QUEUE): void {
     if (this.isClosed) return;
     if (body.length > this.maxFrameBytes) {
       throw new PheromonesError('invalid-argument', `message of ${body.length} bytes exceeds the frame limit of ${this.maxFrameBytes}`);
     }
-    (lane === 'control' ? this.control : this.bulk).push(body);
+    this.queues.push(queue, body);
     this.pendingBytes += INNER_HEADER_BYTES + body.length;
     if (this.queuedBytes >= DRAIN_LOW_WATER) this.needDrain = true;
     if (this.pendingBytes >= RECORD_PLAINTEXT_TARGET) this.flush();
@@ -167,8 +145,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private closeWith(info: CloseInfo, sendDisconnect: boolean): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.control.clear();
-    this.bulk.clear();
+    this.queues.clear();
     this.pendingBytes = 0;
     const sock = this.socket;
     if (sendDisconnect && !sock.destroyed && sock.writable) {
@@ -192,8 +169,7 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
   private finish(info: CloseInfo): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.control.clear();
-    this.bulk.clear();
+    this.queues.clear();
     this.pendingBytes = 0;
     this.socket.destroy();
     this.emitClose(info);
@@ -300,13 +276,12 @@ export class SecureConnectionImpl extends EventEmitter implements SecureConnecti
       while (this.pendingBytes > 0 && sock.writableLength < SOCKET_HIGH_WATER) {
         const bodies: Uint8Array[] = [];
         let size = 0;
-        for (const q of [this.control, this.bulk]) {
-          while (!q.empty) {
-            const next = INNER_HEADER_BYTES + q.peek().length;
-            if (size > 0 && size + next > RECORD_PLAINTEXT_TARGET) break;
-            bodies.push(q.shift());
-            size += next;
-          }
+        for (let body = this.queues.peek(); body !== undefined; body = this.queues.peek()) {
+          const next = INNER_HEADER_BYTES + body.length;
+          // The frame that would overfill this record opens the next one.
+          if (size > 0 && size + next > RECORD_PLAINTEXT_TARGET) break;
+          bodies.push(this.queues.take());
+          size += next;
           if (size >= RECORD_PLAINTEXT_TARGET) break;
         }
         this.pendingBytes -= size;

@@ -4,8 +4,22 @@ import type { NodeIdentity } from '../crypto/identity.js';
 
 export type Direction = 'inbound' | 'outbound';
 
-/** Send lanes: control frames (ping, pong, disconnect) always go before bulk ones. */
-export type Lane = 'control' | 'bulk';
+/**
+ * Each session has one send queue per protocol, named by the protocol; the
+ * control queue (ping, pong) always goes first, the others share the session
+ * by deficit round-robin (send-queues.ts).
+ */
+export const CONTROL_QUEUE = 'control';
+/** The queue of frames sent without naming one. */
+export const DEFAULT_QUEUE = 'default';
+
+/** What one send queue has handed to the socket since the session opened. */
+export interface QueueSent {
+  queue: string;
+  frames: number;
+  /** Frame body bytes (encoded Envelopes), without record or inner-frame overhead. */
+  bytes: number;
+}
 
 /** What this node states about itself in every handshake (docs/protocol.md). */
 export interface LocalHello {
@@ -67,10 +81,12 @@ export interface SecureConnection extends EventEmitter {
   /** Bytes accepted by send() and not yet handed to the kernel. */
   readonly queuedBytes: number;
   readonly closed: boolean;
-  /** Encode and queue one Envelope. */
-  send(env: Envelope, lane?: Lane): void;
+  /** Encode and queue one Envelope on `queue` (the sending protocol's name; DEFAULT_QUEUE if omitted). */
+  send(env: Envelope, queue?: string): void;
   /** Queue an already encoded Envelope (encode once, send to many). */
-  sendEncoded(body: Uint8Array, lane?: Lane): void;
+  sendEncoded(body: Uint8Array, queue?: string): void;
+  /** Frames and body bytes handed to the socket so far, per send queue. */
+  sentByQueue(): QueueSent[];
   /** Send a Disconnect with this reason (best effort), then close the socket. */
   close(reason: DisconnectReason, detail?: string): void;
 }

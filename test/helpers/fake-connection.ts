@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { create, fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   DisconnectReason,
   EnvelopeSchema,
@@ -7,7 +7,7 @@ import {
   type Envelope,
   type NodeHello,
 } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
-import type { CloseInfo, Direction, Lane, SecureConnection } from '../../src/transport/types.js';
+import { DEFAULT_QUEUE, type CloseInfo, type Direction, type QueueSent, type SecureConnection } from '../../src/transport/types.js';
 
 /**
  * A SecureConnection without a socket, for peer-layer unit tests: it records
@@ -21,7 +21,7 @@ export class FakeConn extends EventEmitter implements SecureConnection {
   queuedBytes = 0;
   closed = false;
   closeReason: DisconnectReason | undefined;
-  readonly sent: { env: Envelope; lane: Lane }[] = [];
+  readonly sent: { env: Envelope; queue: string }[] = [];
 
   constructor(
     readonly direction: Direction,
@@ -33,11 +33,22 @@ export class FakeConn extends EventEmitter implements SecureConnection {
     super();
     this.remoteHello = create(NodeHelloSchema, { listenPort, protocols, userAgent: 'fake' });
   }
-  send(env: Envelope, lane: Lane = 'bulk'): void {
-    this.sent.push({ env, lane });
+  send(env: Envelope, queue: string = DEFAULT_QUEUE): void {
+    this.sent.push({ env, queue });
   }
-  sendEncoded(body: Uint8Array, lane: Lane = 'bulk'): void {
-    this.send(fromBinary(EnvelopeSchema, body), lane);
+  sendEncoded(body: Uint8Array, queue: string = DEFAULT_QUEUE): void {
+    this.send(fromBinary(EnvelopeSchema, body), queue);
+  }
+  /** Everything sent counts as handed to the socket at once. */
+  sentByQueue(): QueueSent[] {
+    const byQueue = new Map<string, QueueSent>();
+    for (const { env, queue } of this.sent) {
+      const q = byQueue.get(queue) ?? { queue, frames: 0, bytes: 0 };
+      q.frames++;
+      q.bytes += toBinary(EnvelopeSchema, env).length;
+      byQueue.set(queue, q);
+    }
+    return [...byQueue.values()];
   }
   close(reason: DisconnectReason, detail = ''): void {
     if (this.closed) return;

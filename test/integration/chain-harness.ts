@@ -68,10 +68,15 @@ export function payloadText(tx: ChainTransaction): string {
 
 /**
  * Write a regtest chain of `blocks` blocks (each with `txsPerBlock` signed
- * transactions) into a data dir's database, mined in-thread, for a daemon
- * started on that dir afterwards.
+ * transactions, payloads padded to `payloadBytes` when given) into a data
+ * dir's database, mined in-thread, for a daemon started on that dir afterwards.
  */
-export async function buildRegtestChain(dataDir: string, blocks: number, txsPerBlock: number): Promise<{ headHash: string; height: number }> {
+export async function buildRegtestChain(
+  dataDir: string,
+  blocks: number,
+  txsPerBlock: number,
+  payloadBytes = 0,
+): Promise<{ headHash: string; height: number }> {
   const db = new Level<Uint8Array, Uint8Array>(join(dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
   await db.open();
   try {
@@ -81,7 +86,7 @@ export async function buildRegtestChain(dataDir: string, blocks: number, txsPerB
     let n = 0;
     for (let i = 0; i < blocks; i++) {
       const txs = Array.from({ length: txsPerBlock }, () =>
-        signTransaction(testKey(n % 20), 'chat', new TextEncoder().encode(`prebuilt ${n++}`), { timestampMs: t0, nonce: BigInt(n) }),
+        signTransaction(testKey(n % 20), 'chat', new TextEncoder().encode(`prebuilt ${n++}`.padEnd(payloadBytes, '.')), { timestampMs: t0, nonce: BigInt(n) }),
       );
       const b = buildBlock(chain, parent, txs, { timestampMs: t0 + i * 5 });
       const r = await chain.addBlock(b);

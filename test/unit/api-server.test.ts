@@ -38,6 +38,7 @@ function peer(nodeId: string, address: string): PeerInfo {
     protocols: ['gossip/1'],
     userAgent: 'fake/0',
     persistent: false,
+    traffic: [{ protocol: 'gossip', framesIn: 1, bytesIn: 6, framesOut: 2, bytesOut: 16 }],
   };
 }
 
@@ -230,7 +231,12 @@ describe('api server', () => {
     assert.equal(added.peer?.nodeId, ID_A);
     assert.equal(added.peer?.direction, PeerDirection.OUTBOUND);
     assert.equal(added.peer?.rttMs, -1n);
-    assert.deepEqual((await svc.listPeers()).peers.map((p) => p.address), ['127.0.0.1:7010']);
+    const listed = (await svc.listPeers()).peers;
+    assert.deepEqual(listed.map((p) => p.address), ['127.0.0.1:7010']);
+    assert.deepEqual(
+      listed[0]!.traffic.map((t) => [t.protocol, t.framesIn, t.bytesIn, t.framesOut, t.bytesOut]),
+      [['gossip', 1n, 6n, 2n, 16n]],
+    );
     const removed = await svc.removePeer({ peer: '127.0.0.1:7010' });
     assert.equal(removed.peer?.nodeId, ID_A);
     const first = await events.next();

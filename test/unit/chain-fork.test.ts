@@ -147,6 +147,9 @@ test('locator and blocksAfterLocator find the fork point', async () => {
     assert.equal(sent[sent.length - 1]!.hashHex, tc.chain.head.hashHex);
     assert.equal((await tc.chain.blocksAfterLocator([tc.chain.head.hash], 10)).length, 0);
     assert.equal((await tc.chain.blocksAfterLocator([], 5)).length, 5);
+    // A reply cut short by the caller stops before the first block it refuses, across read slices.
+    const upTo33 = await tc.chain.blocksAfterLocator([], 100, (b) => b.header.height <= 33);
+    assert.deepEqual(upTo33.map((b) => b.header.height), Array.from({ length: 33 }, (_, i) => i + 1));
     for (const b of sent) await other.chain.addBlock(b);
     assert.equal(other.chain.head.hashHex, tc.chain.head.hashHex);
   } finally {

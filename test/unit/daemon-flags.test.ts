@@ -23,6 +23,18 @@ describe('daemon flags', () => {
     assert.equal(o.grpcTlsCert, undefined);
   });
 
+  it('serves metrics only when --metrics is given, on loopback unless a host is named', () => {
+    assert.equal(run([]).metrics, undefined);
+    assert.deepEqual(run(['--metrics', '9464']).metrics, { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(run(['--metrics', ':0']).metrics, { host: '127.0.0.1', port: 0 });
+    assert.deepEqual(run(['--metrics', '0.0.0.0:9464']).metrics, { host: '0.0.0.0', port: 9464 });
+    assert.deepEqual(run([], { PHEROMONES_METRICS: '[::1]:9000' }).metrics, { host: '::1', port: 9000 });
+    assert.deepEqual(run(['--metrics', '9001'], { PHEROMONES_METRICS: '9000' }).metrics, { host: '127.0.0.1', port: 9001 });
+    rejects(['--metrics', '70000'], {}, /--metrics: port 70000 is out of range/);
+    rejects(['--metrics', 'metrics.example'], {}, /--metrics: "metrics.example" is not host:port/);
+    assert.match(usage('1.0.0'), /--metrics <\[host:\]port>.*Prometheus.*env PHEROMONES_METRICS/);
+  });
+
   it('parses every flag', () => {
     const o = run([
       '--listen', '127.0.0.1:0',

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { pino } from 'pino';
 import { PheromonesError } from '../../src/errors.js';
 import {
   DirectSchema,
   DisconnectReason,
   EnvelopeSchema,
+  PingSchema,
   PongSchema,
   type Envelope,
 } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
@@ -81,6 +82,25 @@ describe('PeerManager protocols', () => {
     assert.deepEqual(rec.closed, [[HIGHER, 'connection-lost']]);
     assert.deepEqual(events.map((e) => e.type), ['connected', 'disconnected']);
     assert.equal(m.list().length, 0);
+  });
+
+  it("sends each protocol's frames on its own queue and counts traffic per protocol", async () => {
+    const { m, rec } = manager();
+    m.registerProtocol(echoProtocol(rec, (peer, env) => peer.send(env)));
+    const conn = new FakeConn('inbound', HIGHER);
+    m.accept(conn);
+    conn.deliver(direct('one'));
+    conn.deliver(direct('two'));
+    conn.deliver({ case: 'ping', value: create(PingSchema, { value: 7n }) });
+    assert.deepEqual(conn.sent.map((s) => [s.env.kind.case, s.queue]), [['direct', 'echo'], ['direct', 'echo'], ['pong', 'control']]);
+    const bodyBytes = (env: Envelope): number => toBinary(EnvelopeSchema, env).length;
+    const traffic = m.list()[0]!.traffic;
+    assert.deepEqual(traffic.map((t) => t.protocol), ['control', 'echo']);
+    const echo = traffic[1]!;
+    // FakeConn reports every delivery as a 10-byte body.
+    assert.deepEqual([echo.framesIn, echo.bytesIn, echo.framesOut, echo.bytesOut], [2, 20, 2, bodyBytes(conn.sent[0]!.env) + bodyBytes(conn.sent[1]!.env)]);
+    assert.deepEqual([traffic[0]!.framesIn, traffic[0]!.framesOut], [1, 1]);
+    await m.stop();
   });
 
   it('drops a peer sending for a protocol it did not advertise, or in no common version', async () => {
@@ -169,7 +189,7 @@ describe('PeerManager sessions', () => {
     assert.equal(m.list().length, 1);
   });
 
-  it('pings on the control lane, measures RTT from the pong, and drops a silent peer', async () => {
+  it('pings on the control queue, measures RTT from the pong, and drops a silent peer', async () => {
     const { m, events } = manager({ pingIntervalMs: 20, pingTimeoutMs: 150 });
     m.start();
     const conn = new FakeConn('inbound', HIGHER);
@@ -177,7 +197,7 @@ describe('PeerManager sessions', () => {
     await sleep(30);
     const ping = conn.sent.find((s) => s.env.kind.case === 'ping');
     assert.ok(ping, 'a ping went out');
-    assert.equal(ping.lane, 'control');
+    assert.equal(ping.queue, 'control');
     assert.equal(ping.env.kind.case, 'ping');
     if (ping.env.kind.case === 'ping') {
       conn.deliver({ case: 'pong', value: create(PongSchema, { value: ping.env.kind.value.value }) });

@@ -8,6 +8,7 @@ import { generateIdentity, type NodeIdentity } from '../../src/crypto/identity.j
 import { networkIdFor } from '../../src/crypto/network.js';
 import { acceptSecure, dialSecure, listenSecure, type CloseInfo, type SecureConnection, type SecureTransportOptions } from '../../src/transport/index.js';
 import { runHandshake } from '../../src/transport/handshake-io.js';
+import { CONTROL_QUEUE, DEFAULT_QUEUE } from '../../src/transport/types.js';
 
 function options(identity: NodeIdentity, network = 'test'): SecureTransportOptions {
   return {
@@ -57,9 +58,9 @@ test('handshake over loopback authenticates both node ids and carries messages b
     assert.deepEqual(server.remoteHello.protocols.map((p) => p.name), ['gossip']);
 
     const toServer = nextMessages(server, 3);
-    // Both queued in the same turn: the control lane overtakes the bulk frame queued before it.
+    // Both queued in the same turn: the control queue overtakes the frame queued before it.
     client.send(direct('t', Buffer.from('one')));
-    client.send(create(EnvelopeSchema, { kind: { case: 'ping', value: { value: 42n } } }), 'control');
+    client.send(create(EnvelopeSchema, { kind: { case: 'ping', value: { value: 42n } } }), CONTROL_QUEUE);
     setImmediate(() => client.send(direct('t', Buffer.alloc(200_000, 7))));
     const got = await toServer;
     assert.equal(got[0]!.kind.case, 'ping');
@@ -95,6 +96,35 @@ test('handshake over loopback authenticates both node ids and carries messages b
     assert.ok(server.bytesRead > 200_000);
   } finally {
     for (const c of conns) c.close(DisconnectReason.REQUESTED);
+    await listener.close();
+  }
+});
+
+test('protocols share a session: small frames are not stuck behind megabytes queued before them on another queue', async () => {
+  let resolveServer!: (c: SecureConnection) => void;
+  const serverConn = new Promise<SecureConnection>((r) => (resolveServer = r));
+  const listener = await listenSecure('127.0.0.1', 0, options(generateIdentity()), { onConnection: (c) => resolveServer(c) });
+  const client = await dialSecure('127.0.0.1', listener.port, options(generateIdentity()));
+  const server = await serverConn;
+  try {
+    const BIG = 6;
+    const SMALL = 50;
+    const all = nextMessages(server, BIG + SMALL);
+    const big = toBinary(EnvelopeSchema, direct('big', Buffer.alloc(3 * 1024 * 1024, 1)));
+    const small = toBinary(EnvelopeSchema, direct('small', Buffer.alloc(500, 2)));
+    for (let i = 0; i < BIG; i++) client.sendEncoded(big, 'chain');
+    for (let i = 0; i < SMALL; i++) client.sendEncoded(small, 'gossip');
+    const order = (await all).map((e) => (e.kind.case === 'direct' ? e.kind.value.topic : ''));
+    // 18 MiB of chain frames were queued first; the gossip frames still get through before all of it.
+    assert.ok(order.indexOf('small') < order.lastIndexOf('big'), `arrival order: ${order.join(' ')}`);
+    assert.equal(order.filter((t) => t === 'small').length, SMALL);
+    const sent = Object.fromEntries(client.sentByQueue().map((q) => [q.queue, [q.frames, q.bytes]]));
+    assert.deepEqual(sent.chain, [BIG, BIG * big.length]);
+    assert.deepEqual(sent.gossip, [SMALL, SMALL * small.length]);
+    assert.equal(sent[DEFAULT_QUEUE], undefined);
+  } finally {
+    client.close(DisconnectReason.REQUESTED);
+    server.close(DisconnectReason.REQUESTED);
     await listener.close();
   }
 });
