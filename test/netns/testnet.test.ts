@@ -17,8 +17,11 @@
  * fails or the run is interrupted (topology.ts).
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { cli, ok } from '../helpers/cli.js';
+import { cli, ok, spawnCli } from '../helpers/cli.js';
 import { DaemonSet, pollUntil, withTimeout, type Daemon } from '../helpers/daemon.js';
 import { rpcOf } from '../helpers/api.js';
 import { netnsUnavailable, sweepStale, Topology } from './topology.js';
@@ -35,6 +38,10 @@ const PARTITION_MS = 60_000;
 const CONVERGE_MS = 60_000;
 /** CLI processes at once (each is a Node start-up; the machine has few cores). */
 const CLI_PARALLEL = 4;
+/** A CLI call that takes longer is killed (a liveness bound on a loaded machine, not a measurement). */
+const CLI_TIMEOUT_MS = 60_000;
+/** Without news from the block streams, the nodes are asked again this often. */
+const RECHECK_MS = 10_000;
 
 const unavailable = netnsUnavailable();
 
@@ -58,11 +65,46 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 const decode = (b64: string): string => Buffer.from(b64, 'base64').toString('utf8');
 
+/**
+ * `pheromones chain watch --json` kept running against one node: the hash of
+ * the last block that joined its canonical chain, so the test learns of head
+ * changes without polling every node. Only a hint of when to look: the heads
+ * themselves are read with `chain head`.
+ */
+class HeadWatch {
+  last: string | undefined;
+  private readonly child: ChildProcess;
+
+  constructor(args: string[], prefix: string[], changes: EventEmitter) {
+    this.child = spawnCli(['chain', 'watch', '--json', ...args], {}, { prefix });
+    createInterface({ input: this.child.stdout!, crlfDelay: Infinity }).on('line', (line) => {
+      try {
+        const ev = JSON.parse(line) as { block?: { hash: string } };
+        if (ev.block !== undefined) this.last = ev.block.hash;
+      } catch {
+        return;
+      }
+      changes.emit('change');
+    });
+    this.child.stderr!.resume();
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
 describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? false }, () => {
   const topo = new Topology(HOSTS, HALF);
   const net = new DaemonSet();
   /** The running daemon of each host (replaced on restart). */
   const nodes: Daemon[] = [];
+  /** A block stream per node (replaced on restart), and the event they all signal on. */
+  const watches: HeadWatch[] = [];
+  const headChanges = new EventEmitter();
   /** Every chat text sent, in order. */
   const sent: string[] = [];
   const measured: string[] = [];
@@ -82,6 +124,7 @@ describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? fal
   });
 
   after(async () => {
+    await Promise.all(watches.map((w) => w.stop()));
     await net.cleanup();
     topo.destroySync();
     process.off('SIGINT', onSignal);
@@ -103,7 +146,7 @@ describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? fal
   /** `pheromones <argv>` inside host i, against its node; its stdout. */
   async function run(i: number, argv: string[]): Promise<string> {
     const d = nodes[i]!;
-    const r = await cli([...argv, '--rpc', await rpcOf(d), '--data-dir', d.dataDir], {}, { prefix: topo.exec(i) });
+    const r = await cli([...argv, '--rpc', await rpcOf(d), '--data-dir', d.dataDir], {}, { prefix: topo.exec(i), timeoutMs: CLI_TIMEOUT_MS });
     return ok(r, `host ${i}: pheromones ${argv.join(' ')}`);
   }
   async function head(i: number): Promise<Head> {
@@ -137,34 +180,56 @@ describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? fal
    */
   async function converge(texts: string[], timeoutMs: number, what: string): Promise<{ head: Head; pooled: number }> {
     let last = '';
-    try {
-      return await pollUntil(
-        async () => {
-          const heads = await mapLimit(everyHost(), CLI_PARALLEL, head);
-          const hashes = new Set(heads.map((h) => h.hash));
-          if (hashes.size !== 1) {
-            last = `heads: ${heads.map((h, i) => `${i}=${h.height}/${h.hash.slice(0, 8)}`).join(' ')}`;
-            return undefined;
-          }
-          const inChain = await chainTexts(SEED);
-          const missing = texts.filter((t) => !inChain.has(t));
-          if (missing.length > 0) {
-            const pools = await mapLimit(everyHost(), CLI_PARALLEL, poolTexts);
-            const lost = missing.filter((t) => !pools.every((p) => p.has(t)));
-            if (lost.length > 0) {
-              last = `one head at ${heads[0]!.height}, but neither in its chain nor in every pool: ${lost.join(', ')}`;
-              return undefined;
-            }
-          }
-          return { head: heads[0]!, pooled: missing.length };
-        },
-        timeoutMs,
-        what,
-        500,
-      );
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; last seen: ${last}`);
+    const deadline = Date.now() + timeoutMs;
+    const check = async (): Promise<{ head: Head; pooled: number } | undefined> => {
+      const heads = await mapLimit(everyHost(), CLI_PARALLEL, head);
+      const hashes = new Set(heads.map((h) => h.hash));
+      if (hashes.size !== 1) {
+        last = `heads: ${heads.map((h, i) => `${i}=${h.height}/${h.hash.slice(0, 8)}`).join(' ')}`;
+        return undefined;
+      }
+      const inChain = await chainTexts(SEED);
+      const missing = texts.filter((t) => !inChain.has(t));
+      if (missing.length > 0) {
+        const pools = await mapLimit(everyHost(), CLI_PARALLEL, poolTexts);
+        const lost = missing.filter((t) => !pools.every((p) => p.has(t)));
+        if (lost.length > 0) {
+          last = `one head at ${heads[0]!.height}, but neither in its chain nor in every pool: ${lost.join(', ')}`;
+          return undefined;
+        }
+      }
+      return { head: heads[0]!, pooled: missing.length };
+    };
+    for (;;) {
+      const result = await check();
+      if (result !== undefined) return result;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${last}`);
+      await headsAgreeAgain(Math.min(left, RECHECK_MS));
     }
+  }
+
+  /** Resolve when, after the next block event, every node's stream names the same last block; or after `ms`. */
+  function headsAgreeAgain(ms: number): Promise<void> {
+    return new Promise((ok) => {
+      const onChange = (): void => {
+        const lasts = new Set(watches.map((w) => w.last));
+        if (lasts.size === 1 && !lasts.has(undefined)) done();
+      };
+      const done = (): void => {
+        clearTimeout(timer);
+        headChanges.off('change', onChange);
+        ok();
+      };
+      const timer = setTimeout(done, ms);
+      headChanges.on('change', onChange);
+    });
+  }
+
+  async function watch(i: number): Promise<void> {
+    await watches[i]?.stop();
+    const d = nodes[i]!;
+    watches[i] = new HeadWatch(['--rpc', await rpcOf(d), '--data-dir', d.dataDir], topo.exec(i), headChanges);
   }
 
   /** Connected peers of node i, as host indexes, from its "peer connected/disconnected" logs. */
@@ -189,19 +254,24 @@ describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? fal
     );
     measured.push(`bootstrap (first start to 3 non-seed peers each) ${Date.now() - t0} ms`);
     t.diagnostic(`peers per host: ${peerCounts()}`);
+    await Promise.all(everyHost().map(watch));
 
     const text = 'hello from host 5';
     const sentAt = Date.now();
     await send(5, text);
     await Promise.all(nodes.map((d) => d.waitForChat((c) => c.text === text, 30_000, `"${text}"`)));
-    measured.push(`one message to all 12 ${Date.now() - sentAt} ms`);
+    measured.push(`one message to all 12 ${Date.now() - sentAt} ms from the CLI call`);
     // Exactly once: printed once by every daemon, and once in every node's message log.
     const logs = await mapLimit(everyHost(), CLI_PARALLEL, (i) => run(i, ['msg', 'list', '--limit', '1000', '--json']));
+    const receivedAt: number[] = [];
     for (const [i, out] of logs.entries()) {
-      const msgs = (JSON.parse(out) as { messages?: { payload: string }[] }).messages ?? [];
-      assert.equal(msgs.filter((m) => decode(m.payload) === text).length, 1, `host ${i} logged the message once`);
+      const msgs = ((JSON.parse(out) as { messages?: { payload: string; receivedAtMs: string }[] }).messages ?? []).filter((m) => decode(m.payload) === text);
+      assert.equal(msgs.length, 1, `host ${i} logged the message once`);
       assert.equal(nodes[i]!.chat().filter((c) => c.text === text).length, 1, `host ${i} printed the message once`);
+      receivedAt.push(Number(msgs[0]!.receivedAtMs));
     }
+    // By the nodes' own clocks (one kernel): from the sender's log entry to the last node's.
+    measured.push(`its spread by the nodes' message logs ${Math.max(...receivedAt) - receivedAt[5]!} ms`);
   });
 
   it('a partition of two mining halves for 60 s heals onto one head with no message lost', { timeout: PARTITION_MS + CONVERGE_MS + 90_000 }, async (t: TestContext) => {
@@ -248,7 +318,7 @@ describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? fal
           },
           Math.max(1, splitAt + PARTITION_MS - Date.now()),
           `half ${side}'s miner mined its half's messages`,
-          500,
+          1000,
         );
       }),
     );
@@ -260,6 +330,13 @@ describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? fal
     await topo.setTrunk(true);
     const healAt = Date.now();
     const result = await converge([...sent], CONVERGE_MS, 'every node on one head holding every message');
+    const firstAcross = Math.min(
+      ...everyHost().map((i) => {
+        const r = nodes[i]!.logs.find((l) => l.msg === 'peer connected' && Number(l.time) >= healAt && topo.half(indexOf(l.peer as string)) !== topo.half(i));
+        return r === undefined ? Infinity : Number(r.time) - healAt;
+      }),
+    );
+    measured.push(`first session across the healed link after ${firstAcross} ms`);
     measured.push(`heal to one head with every message ${Date.now() - healAt} ms (height ${result.head.height}, ${result.pooled} still pooled)`);
     t.diagnostic(`converged at height ${result.head.height}; peers ${peerCounts()}`);
     assert.ok(result.head.height >= Math.max(headA!.height, headB!.height), 'the final chain is at least as high as either half was');
@@ -289,6 +366,7 @@ describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? fal
       for (const i of CRASHED) {
         const old = nodes[i]!;
         nodes[i] = await net.restart(old, { args: args(i, false), startTimeoutMs: 60_000 });
+        await watch(i);
       }
       const n = streamed.length;
       await atLeast(n + 3, '3 more messages after the restart');
