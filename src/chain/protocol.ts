@@ -16,7 +16,7 @@ import type { DisconnectCause } from '../peer/types.js';
 import { envelope, type Peer } from '../peer/peer.js';
 import type { EnvelopeCase, Protocol } from '../peer/protocol.js';
 import { blockSize, type Block } from './block.js';
-import { bigIntToBytes, bytesEqual, bytesToBigInt, toHex } from './bytes.js';
+import { bigIntToBytes, bytesEqual, bytesToBigInt, compareBytes, toHex } from './bytes.js';
 import type { Chain, TipChange } from './chain.js';
 import { blockFromProto, blockToProto, txFromProto, txToProto } from './codec.js';
 import type { AddTxResult, TxPool } from './pool.js';
@@ -62,7 +62,7 @@ interface PeerState {
 export interface SyncStatus {
   syncing: boolean;
   height: number;
-  /** The best height a peer with more work than ours reported; our height if none. */
+  /** The best height a peer whose head beats ours reported; our height if none. */
   targetHeight: number;
   percent: number;
   chainPeers: number;
@@ -94,8 +94,9 @@ const CASES = ['chainStatus', 'chainGetBlocks', 'chainBlocks', 'chainNewBlock', 
 /**
  * The chain protocol: head announcements (Status), locator-based block
  * download (GetBlocks/Blocks), new block relay and transaction relay. Sync
- * has one batch request out at a time, taking turns among the peers that
- * report more work than ours (it starts with the one reporting the most);
+ * has one batch request out at a time, taking turns among the peers whose
+ * head beats ours (more work, or as much with a lower hash; it starts with
+ * the best);
  * a block whose parent is unknown makes us ask its sender for what we miss.
  */
 export class ChainProtocol implements Protocol {
@@ -279,12 +280,26 @@ export class ChainProtocol implements Protocol {
     if (was !== (s !== undefined)) this.options.onSyncing?.(s !== undefined);
   }
 
-  /** Start downloading from the peer with the most work, if it has more than we do. */
+  /**
+   * Whether a peer's reported head beats ours by the fork-choice rule: more
+   * work, or equal work and a lower hash. The second case matters: two halves
+   * of a partition that mined as many blocks each would otherwise each keep
+   * their own head for good once joined, with each half's messages missing
+   * from the other's chain, until someone mines again.
+   */
+  private ahead(s: PeerState): boolean {
+    const head = this.chain.head;
+    if (s.work !== head.work) return s.work > head.work;
+    return compareBytes(s.headHash, head.hash) < 0;
+  }
+
+  /** Start downloading from the peer whose head beats ours by the most (most work, then lowest hash). */
   private maybeSync(): void {
     if (this.stopped || this.syncPeer !== undefined) return;
     let best: PeerState | undefined;
     for (const s of this.peers.values()) {
-      if (s.work > this.chain.head.work && (best === undefined || s.work > best.work)) best = s;
+      if (!this.ahead(s)) continue;
+      if (best === undefined || s.work > best.work || (s.work === best.work && compareBytes(s.headHash, best.headHash) < 0)) best = s;
     }
     if (best === undefined) return;
     this.setSyncPeer(best);
@@ -360,22 +375,22 @@ export class ChainProtocol implements Protocol {
       { peer: s.peer.id, height: status.height, target: status.targetHeight, percent: status.percent, blocks: blocks.length },
       `chain sync: height ${status.height}/${status.targetHeight} (${status.percent.toFixed(1)}%)`,
     );
-    if (blocks.length > 0 && s.work > this.chain.head.work && !s.peer.closed) {
-      // Spread the download over every peer that has more work than us, one batch each in turn.
+    if (blocks.length > 0 && this.ahead(s) && !s.peer.closed) {
+      // Spread the download over every peer whose head beats ours, one batch each in turn.
       const next = this.nextSyncPeer(s);
       this.setSyncPeer(next);
       this.requestBlocks(next);
       return;
     }
-    // Nothing more to get from this peer: it claimed more work than it served, or we caught up.
-    if (s.work > this.chain.head.work) s.work = 0n;
+    // Nothing more to get from this peer: it claimed a better head than it served, or we caught up.
+    if (this.ahead(s)) s.work = 0n;
     this.setSyncPeer(undefined);
     this.maybeSync();
   }
 
-  /** The peer after `current` (in connection order) that reports more work than our head, else `current`. */
+  /** The peer after `current` (in connection order) whose head beats ours, else `current`. */
   private nextSyncPeer(current: PeerState): PeerState {
-    const ahead = [...this.peers.values()].filter((p) => p.work > this.chain.head.work && !p.peer.closed && p.inflight === 0);
+    const ahead = [...this.peers.values()].filter((p) => this.ahead(p) && !p.peer.closed && p.inflight === 0);
     if (ahead.length === 0) return current;
     const i = ahead.indexOf(current);
     return ahead[(i + 1) % ahead.length]!;
@@ -461,7 +476,7 @@ export class ChainProtocol implements Protocol {
   syncStatus(): SyncStatus {
     const height = this.chain.height;
     let target = height;
-    for (const s of this.peers.values()) if (s.work > this.chain.head.work && s.height > target) target = s.height;
+    for (const s of this.peers.values()) if (this.ahead(s) && s.height > target) target = s.height;
     return {
       syncing: this.syncPeer !== undefined,
       height,

@@ -62,6 +62,11 @@ export interface DaemonOptions {
   startTimeoutMs?: number;
   /** Label used in failure messages. */
   name?: string;
+  /**
+   * A command the daemon runs under, e.g. ['ip', 'netns', 'exec', 'ns1']
+   * (which execs in place, so the child's pid is the daemon's).
+   */
+  prefix?: string[];
 }
 
 export async function makeTempDir(prefix = 'pheromones-test-'): Promise<string> {
@@ -141,6 +146,8 @@ export class Daemon {
   /** Known once the "listening on" line is seen (start() waits for it). */
   nodeId = '';
   port = 0;
+  /** The listen host, or 127.0.0.1 for a node listening on every interface. */
+  host = '127.0.0.1';
 
   private readonly events = new EventEmitter();
 
@@ -181,9 +188,9 @@ export class Daemon {
     child.stdin?.on('error', () => undefined);
   }
 
-  /** 127.0.0.1:<port> of the P2P listener. */
+  /** host:port of the P2P listener (127.0.0.1:<port> unless it listens on one other address). */
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
   }
 
   get running(): boolean {
@@ -345,7 +352,8 @@ export function spawnDaemon(dataDir: string, opts: DaemonOptions = {}): Daemon {
     ...(opts.args ?? []),
   ];
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHEROMONES_')));
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const [command, ...prefixArgs] = [...(opts.prefix ?? []), process.execPath, ...args] as [string, ...string[]];
+  const child = spawn(command, prefixArgs, { cwd: REPO_ROOT, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   return new Daemon(child, opts.name ?? `daemon(${dataDir.slice(-6)})`, dataDir, opts);
 }
 
@@ -357,7 +365,10 @@ export async function awaitListening(d: Daemon, timeoutMs = 15_000): Promise<Dae
     '"listening"',
   );
   const address = r.address as string;
-  d.port = Number(address.slice(address.lastIndexOf(':') + 1));
+  const colon = address.lastIndexOf(':');
+  d.port = Number(address.slice(colon + 1));
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') d.host = host.includes(':') ? `[${host}]` : host;
   d.nodeId = r.nodeId as string;
   return d;
 }

@@ -1,7 +1,5 @@
 /** Shared by the chain integration tests: API clients for daemons, the CLI, and pre-built regtest chains. */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { Chain } from '../../src/chain/chain.js';
@@ -9,44 +7,10 @@ import { REGTEST } from '../../src/chain/params.js';
 import { ChainStore } from '../../src/chain/store.js';
 import { signTransaction } from '../../src/chain/transaction.js';
 import type { ChainTransaction } from '../../src/gen/pheromones/admin/v1/chain_pb.js';
-import { REPO_ROOT } from '../helpers/daemon.js';
+export { CLI_BIN, cli, ok, spawnCli, type CliResult } from '../helpers/cli.js';
 import type { NodeApiClients } from '../helpers/api.js';
 export { apiOf, type NodeApiClients } from '../helpers/api.js';
 import { buildBlock, testKey } from '../unit/chain-helpers.js';
-
-export const CLI_BIN = join(REPO_ROOT, 'bin', 'run.js');
-const CLI_TIMEOUT_MS = 30_000;
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Start `pheromones <args>` with only `env`'s PHEROMONES_* variables. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHEROMONES_')));
-  return spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-/** Run `pheromones <args>` to completion with only `env`'s PHEROMONES_* variables. */
-export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const child = spawnCli(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  child.stdin.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
-
-export function ok(r: CliResult, what: string): string {
-  assert.equal(r.code, 0, `${what} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
 
 /** The canonical chain's transactions, in chain order, read page by page through ListBlocks. */
 export async function chainTransactions(api: NodeApiClients): Promise<ChainTransaction[]> {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { DaemonSet, pollUntil } from '../helpers/daemon.js';
-import { apiOf, chainTransactions, payloadText, type NodeApiClients } from './chain-harness.js';
+import { apiOf, buildRegtestChain, chainTransactions, payloadText, type NodeApiClients } from './chain-harness.js';
 
 const TEST_TIMEOUT_MS = 150_000;
 const WAIT_MS = 30_000;
@@ -103,5 +103,40 @@ describe('chain partition', () => {
     const lists = await Promise.all(apis.map(async (x) => (await chainTransactions(x)).map((tx) => tx.id)));
     for (const [i, l] of lists.entries()) assert.deepEqual(l, lists[0], `node ${'ABCD'[i]} has the same transactions in the same order`);
     assert.equal(new Set(lists[0]).size, lists[0]!.length, 'no transaction twice');
+  });
+
+  it('two nodes holding chains of equal work agree on the lower-hash head when they meet, and keep every message', { timeout: TEST_TIMEOUT_MS }, async () => {
+    // Each side "mined" three blocks alone, as two halves of a partition may: same work, different blocks.
+    const [dirA, dirB] = [await net.tempDir(), await net.tempDir()];
+    const builtA = await buildRegtestChain(dirA, 3, 1);
+    const builtB = await buildRegtestChain(dirB, 3, 1);
+    assert.notEqual(builtA.headHash, builtB.headHash, 'two different chains');
+    const a = await net.start({ name: 'A', dataDir: dirA, args: REGTEST });
+    const b = await net.start({ name: 'B', dataDir: dirB, args: REGTEST });
+    const [apiA, apiB] = await Promise.all([apiOf(a), apiOf(b)]);
+    after(() => [apiA, apiB].forEach((x) => x.channel.close()));
+    const [winner, loser] = builtA.headHash < builtB.headHash ? [apiA, apiB] : [apiB, apiA];
+    const lost = (await chainTransactions(loser)).map((tx) => tx.id);
+    const head = builtA.headHash < builtB.headHash ? builtA.headHash : builtB.headHash;
+    await apiB.peers.addPeer({ address: a.address, persistent: true, timeoutMs: 10_000 });
+    // Nobody mines: only the tie rule can bring them to one head.
+    await pollUntil(
+      async () => (await Promise.all([apiA, apiB].map(async (x) => (await x.chain.getHead({})).head!.hash))).every((h) => h === head),
+      WAIT_MS,
+      'both nodes on the lower of the two heads',
+      100,
+    );
+    // The abandoned branch's messages went back to the loser's pool and on to the winner's.
+    for (const x of [loser, winner]) {
+      await pollUntil(
+        async () => {
+          const pooled = new Set((await x.chain.listPoolTransactions({ limit: 100 })).transactions.map((tx) => tx.id));
+          return lost.every((id) => pooled.has(id));
+        },
+        WAIT_MS,
+        `the abandoned branch's transactions in ${x === winner ? "the winner's" : "the loser's"} pool`,
+        100,
+      );
+    }
   });
 });
