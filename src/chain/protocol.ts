@@ -34,6 +34,12 @@ const STATUS_INTERVAL_MS = 200;
 const TX_FLUSH_MS = 50;
 /** Chain messages of one peer waiting to be handled before it counts as a flood. */
 const MAX_QUEUED_MESSAGES = 256;
+/**
+ * Bytes of blocks in one GetBlocks reply. Encoding a reply on one side and
+ * decoding and importing it on the other each hold the event loop; a smaller
+ * reply keeps the gossip sharing the session from waiting behind it.
+ */
+const REPLY_BUDGET_BYTES = 256 * 1024;
 /** Timed-out block requests whose answers are still accepted as late rather than unasked. */
 const MAX_LATE_REPLIES = 8;
 /** Transaction ids remembered per peer as already known to it. */
@@ -333,7 +339,7 @@ export class ChainProtocol implements Protocol {
     if (m.locator.some((h) => h.length !== 32)) throw chainMisbehaviour(s.peer, 'locator hash not 32 bytes');
     const max = Math.min(m.maxBlocks === 0 ? MAX_BLOCKS_PER_REPLY : m.maxBlocks, MAX_BLOCKS_PER_REPLY);
     // Stay well inside the frame limit: protobuf adds a few bytes per field to the canonical size.
-    const budget = Math.floor(this.options.maxFrameBytes / 2);
+    const budget = Math.min(REPLY_BUDGET_BYTES, Math.floor(this.options.maxFrameBytes / 2));
     let bytes = 0;
     const blocks = await this.chain.blocksAfterLocator(m.locator, max, (b) => {
       const size = blockSize(b) + 16 * b.txs.length + 64;
