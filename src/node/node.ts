@@ -17,9 +17,11 @@ import { openDatabase, type Database } from '../store/database.js';
 import { MessageLog } from '../store/message-log.js';
 import { dialSecure, listenSecure, PROTOCOL_VERSION, type SecureListener } from '../transport/index.js';
 import type { LocalHello, SecureTransportOptions } from '../transport/types.js';
-import { DEFAULT_TUNING, type NodeConfig, type NodeTuning } from './config.js';
+import { DEFAULT_TUNING, type NodeConfig, type NodeTransport, type NodeTuning } from './config.js';
 import { DirectProtocol } from './direct.js';
 import type { DirectMessage, DiscoveryApi, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
+
+const TCP_TRANSPORT: NodeTransport = { dial: (host, port, options) => dialSecure(host, port, options), listen: listenSecure };
 
 /** Everything that exists only while the node runs. */
 interface Running {
@@ -115,13 +117,14 @@ export class Node implements NodeApi {
     // Bad input fails before anything is opened.
     for (const address of c.peers) parseAddress(address);
     await mkdir(c.dataDir, { recursive: true });
-    const db = await openDatabase(join(c.dataDir, 'db'), c.dataDir, t.dbCacheMiB);
+    const db = await (c.openDatabase?.() ?? openDatabase(join(c.dataDir, 'db'), c.dataDir, t.dbCacheMiB));
+    const net = c.transport ?? TCP_TRANSPORT;
     let peers: PeerManager | undefined;
     let listener: SecureListener | undefined;
     let chain: ChainNode | undefined;
     try {
       const log = await MessageLog.open(db);
-      const identity = await loadOrCreateIdentity(c.dataDir);
+      const identity = c.identity ?? (await loadOrCreateIdentity(c.dataDir));
       const logger = c.logger;
       const version = packageVersion();
       const networkId = networkIdFor(c.network);
@@ -131,7 +134,7 @@ export class Node implements NodeApi {
         maxInbound: c.maxInbound,
         maxOutbound: c.maxOutbound,
         logger,
-        dial: (host, port, timeoutMs) => dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
+        dial: (host, port, timeoutMs) => net.dial(host, port, { ...transport, handshakeTimeoutMs: timeoutMs }),
       });
       const manager = peers;
       const discovery = await Discovery.open(db, {
@@ -139,7 +142,7 @@ export class Node implements NodeApi {
         peers: manager,
         // Query sessions speak discovery alone and do not listen, so the far end serves them beside any real session.
         dial: (host, port, timeoutMs) =>
-          dialSecure(host, port, {
+          net.dial(host, port, {
             ...transport,
             hello: { ...hello, listenPort: 0, protocols: [{ name: QUERY_PROTOCOL, versions: [...discovery.versions] }] },
             handshakeTimeoutMs: timeoutMs,
@@ -193,7 +196,7 @@ export class Node implements NodeApi {
         userAgent: `pheromones/${version}`,
       };
       const transport: SecureTransportOptions = { identity, hello, handshakeTimeoutMs: t.handshakeTimeoutMs, maxFrameBytes: t.maxFrameBytes };
-      listener = await listenSecure(c.listenHost, c.listenPort, transport, {
+      listener = await net.listen(c.listenHost, c.listenPort, transport, {
         onConnection: (conn) => manager.accept(conn),
         onHandshakeError: (err, remote) => logger.debug({ remote, err: err.message }, 'inbound handshake failed'),
       });
