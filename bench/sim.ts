@@ -31,11 +31,13 @@ interface Args {
   payload: number;
   lookups: number;
   minutes: number;
+  graftTimeoutMs: number | undefined;
+  gossipMode: 'tree' | 'flood' | undefined;
   child: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { scenarios: [...SCENARIOS], nodes: undefined, seed: 1, messages: undefined, rate: undefined, payload: 1024, lookups: 200, minutes: 10, child: false };
+  const a: Args = { scenarios: [...SCENARIOS], nodes: undefined, seed: 1, messages: undefined, rate: undefined, payload: 1024, lookups: 200, minutes: 10, graftTimeoutMs: undefined, gossipMode: undefined, child: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1] ?? '';
@@ -76,11 +78,19 @@ function parse(argv: string[]): Args {
       case '--minutes':
         a.minutes = num();
         break;
+      case '--graft-timeout':
+        a.graftTimeoutMs = num();
+        break;
+      case '--gossip-mode':
+        if (value !== 'tree' && value !== 'flood') throw new Error(`--gossip-mode is tree or flood, not "${value}"`);
+        a.gossipMode = value;
+        i++;
+        break;
       case '--child':
         a.child = true;
         break;
       default:
-        throw new Error(`unknown option "${flag}" (known: --scenario, --nodes, --seed, --messages, --rate, --payload, --lookups, --minutes)`);
+        throw new Error(`unknown option "${flag}" (known: --scenario, --nodes, --seed, --messages, --rate, --payload, --lookups, --minutes, --graft-timeout, --gossip-mode)`);
     }
   }
   return a;
@@ -94,6 +104,10 @@ async function runOne(scenario: Scenario, nodes: number, a: Args): Promise<Resul
     messages: a.messages ?? 1000,
     rate: a.rate ?? 50,
     payloadBytes: a.payload,
+    tuning: {
+      ...(a.graftTimeoutMs === undefined ? {} : { gossipGraftTimeoutMs: a.graftTimeoutMs }),
+      ...(a.gossipMode === undefined ? {} : { gossipMode: a.gossipMode }),
+    },
   };
   switch (scenario) {
     case 'bootstrap':

@@ -3,6 +3,7 @@
  * partition. Each builds a fresh network of real Nodes on the in-memory
  * transport and the virtual clock, and returns one result object.
  */
+import type { NodeTuning } from '../../src/node/config.js';
 import { VirtualClock } from './clock.js';
 import { seededRandom } from './latency.js';
 import { diameter, peakRssMiB, percentile, round, sample } from './measure.js';
@@ -17,6 +18,8 @@ export interface ScenarioOptions {
   messages: number;
   rate: number;
   payloadBytes: number;
+  /** Node tuning for every node (e.g. gossipGraftTimeoutMs); the defaults otherwise. */
+  tuning: Partial<NodeTuning>;
 }
 
 export type Result = Record<string, unknown>;
@@ -50,7 +53,7 @@ class Sim {
     this.rssBefore = process.memoryUsage().rss / 1024 / 1024;
     this.clock.install();
     this.random = seededRandom(o.seed * 7919 + 1);
-    this.cluster = new SimCluster(this.clock, { seed: o.seed, ...clusterOptions });
+    this.cluster = new SimCluster(this.clock, { seed: o.seed, tuning: o.tuning, ...clusterOptions });
     this.target = clusterOptions.maxOutbound ?? 8;
   }
 
@@ -134,6 +137,7 @@ class Sim {
       transport: 'in-memory, no handshake crypto or record sealing (bytes counted as sealed records)',
       simulatedSeconds: round((this.clock.now() - this.startMs) / 1000, 1),
       wallSeconds: round((performance.now() - this.wallStart) / 1000, 1),
+      cpuSeconds: round((process.cpuUsage().user + process.cpuUsage().system) / 1e6, 1),
       peakRssMiB: round(peak, 0),
       memoryPerNodeKiB: round(((peak - this.rssBefore) * 1024) / Math.max(1, nodes), 0),
       timerEvents: this.clock.eventsRun,
