@@ -4,6 +4,7 @@
  * LevelDB, and the in-memory transport (./transport.ts); all on one virtual
  * clock (./clock.ts), which must be installed before the first node is made.
  */
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
@@ -109,5 +110,6 @@ export class SimCluster {
   async stopAll(): Promise<void> {
     for (const n of this.nodes) if (n.alive) this.net.kill(n.host);
     await Promise.all(this.nodes.map((n) => n.node.stop().catch(() => undefined)));
+    await rm(this.dataRoot, { recursive: true, force: true });
   }
 }

@@ -146,9 +146,14 @@ class Sim {
 
   private readonly startMs = this.clock.now();
 
+  /** Stop every node and give the process its real clock back. */
   async close(): Promise<void> {
-    await this.cluster.stopAll();
-    // The nodes' stop() waits on (simulated) timers, so the clock keeps running until they are done.
+    // The nodes' stop() waits on (simulated) timers, so the clock runs until they are done.
+    let done = false;
+    const stopping = this.cluster.stopAll().finally(() => (done = true));
+    await this.clock.runUntilTrue(() => done, 60_000);
+    this.clock.uninstall();
+    await stopping;
   }
 }
 
