@@ -102,7 +102,7 @@ async function runOne(scenario: Scenario, nodes: number, a: Args): Promise<Resul
     seed: a.seed,
     lookups: a.lookups,
     messages: a.messages ?? 1000,
-    rate: a.rate ?? 50,
+    rate: a.rate ?? 10,
     payloadBytes: a.payload,
     tuning: {
       ...(a.graftTimeoutMs === undefined ? {} : { gossipGraftTimeoutMs: a.graftTimeoutMs }),

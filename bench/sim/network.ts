@@ -17,7 +17,8 @@ import type { VirtualClock } from './clock.js';
 import { SimNetwork } from './transport.js';
 
 export const SIM_PORT = 7000;
-const NETWORK = 'simnet';
+/** devnet's chain parameters (any unknown name has them) under a network id of its own. */
+const DEFAULT_NETWORK = 'simnet';
 
 export interface SimNode {
   index: number;
@@ -39,6 +40,8 @@ export interface ClusterOptions {
   /** False: broadcasts are not also chain transactions (gossip alone). */
   recordBroadcasts?: boolean;
   linkLoss?: number;
+  /** Network name; 'regtest' makes mining nearly free (docs/chain.md). */
+  network?: string;
 }
 
 /**
@@ -73,7 +76,7 @@ export class SimCluster {
     const transport = this.net.transportFor(host);
     const node = new Node({
       dataDir: join(this.dataRoot, String(index)),
-      network: NETWORK,
+      network: this.opts.network ?? DEFAULT_NETWORK,
       listenHost: host,
       listenPort: SIM_PORT,
       peers: [],

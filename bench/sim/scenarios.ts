@@ -24,7 +24,7 @@ export interface ScenarioOptions {
 
 export type Result = Record<string, unknown>;
 
-const SEEDS = 3;
+export const SEEDS = 3;
 const TOPIC = 'sim';
 /** Nodes join spread over this long (simulated): a thundering herd of thousands at t=0 is not how networks start. */
 const JOIN_WINDOW_MS = 60_000;
@@ -32,10 +32,10 @@ const JOIN_WINDOW_MS = 60_000;
 const SETTLE_MS = 120_000;
 const LOOKUP_TIMEOUT_MS = 10_000;
 /** After the last message, how long stragglers may still arrive (simulated). */
-const DRAIN_MS = 30_000;
+export const DRAIN_MS = 30_000;
 
 /** One simulated run: the clock (installed), the cluster and what is measured on the way. */
-class Sim {
+export class Sim {
   readonly clock = new VirtualClock();
   readonly cluster: SimCluster;
   readonly random: () => number;
@@ -106,9 +106,10 @@ class Sim {
   }
 
   /** FIND_NODE from random live nodes for random other live nodes. */
-  async lookups(count: number): Promise<{ lookupSuccess: number; lookupHopsP50: number; lookupHopsP99: number; lookupQueriedP50: number }> {
+  async lookups(count: number): Promise<{ lookupSuccess: number; lookupHopsP50: number; lookupHopsP99: number; lookupQueriedP50: number; lookupFailures: Record<string, number> }> {
     const live = this.cluster.live();
     const results: { ok: boolean; hops: number; queried: number }[] = [];
+    const failures: Record<string, number> = {};
     let pending = 0;
     for (let k = 0; k < count; k++) {
       const [from, to] = sample(live, 2, this.random);
@@ -116,7 +117,10 @@ class Sim {
       pending++;
       from.node.discovery!.findNode(to.nodeId, LOOKUP_TIMEOUT_MS).then(
         (r) => results.push({ ok: r.nodeId === to.nodeId && r.address === to.address, hops: r.hops, queried: r.queried }),
-        () => results.push({ ok: false, hops: Number.NaN, queried: 0 }),
+        (err: Error & { kind?: string }) => {
+          results.push({ ok: false, hops: Number.NaN, queried: 0 });
+          failures[err.kind ?? 'error'] = (failures[err.kind ?? 'error'] ?? 0) + 1;
+        },
       ).finally(() => pending--);
     }
     await this.clock.runUntilTrue(() => pending === 0, LOOKUP_TIMEOUT_MS + 5_000);
@@ -126,6 +130,7 @@ class Sim {
       lookupHopsP50: percentile(ok.map((r) => r.hops), 50),
       lookupHopsP99: percentile(ok.map((r) => r.hops), 99),
       lookupQueriedP50: percentile(ok.map((r) => r.queried), 50),
+      lookupFailures: failures,
     };
   }
 
@@ -158,7 +163,7 @@ class Sim {
 }
 
 /** Per-message delivery tracking over every node's onMessage. */
-class DeliveryTracker {
+export class DeliveryTracker {
   readonly publishedMs: number[] = [];
   readonly origin: number[] = [];
   /** Nodes that delivered message i, and when the last one did. */
@@ -195,7 +200,7 @@ class DeliveryTracker {
   }
 }
 
-function gossipTotals(cluster: SimCluster): { grafts: number; prunes: number; missingDropped: number; recovered: number } {
+export function gossipTotals(cluster: SimCluster): { grafts: number; prunes: number; missingDropped: number; recovered: number } {
   let grafts = 0;
   let prunes = 0;
   let missingDropped = 0;
@@ -216,6 +221,9 @@ export async function bootstrapScenario(o: ScenarioOptions): Promise<Result> {
   const sim = new Sim(o);
   try {
     const settleMs = await sim.bootstrap();
+    const early = await sim.lookups(o.lookups);
+    // And once the routing tables have had a minute (refreshes, more lookups) after the last join.
+    await sim.clock.runFor(60_000);
     const lookups = await sim.lookups(o.lookups);
     const d = diameter(sim.cluster, 32, sim.random);
     return {
@@ -223,6 +231,8 @@ export async function bootstrapScenario(o: ScenarioOptions): Promise<Result> {
       nodes: o.nodes,
       ...sim.targetStats(),
       settledAfterLastJoinSeconds: round(settleMs / 1000, 1),
+      lookupSuccessAtSettle: early.lookupSuccess,
+      lookupHopsP50AtSettle: early.lookupHopsP50,
       ...lookups,
       lookups: o.lookups,
       diameterHops: d.hops,
