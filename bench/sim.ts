@@ -149,8 +149,8 @@ export async function run(argv: string[] = []): Promise<Result[]> {
   for (const s of a.scenarios) {
     for (const n of a.nodes ?? DEFAULT_NODES[s]) {
       const r = await inChild(s, n, argv);
-      // One line per run as it finishes: a long set is worth watching.
-      console.error(JSON.stringify({ workload: 'sim', ...r }));
+      // A long set is worth watching: a note per finished run (the results go to stdout at the end).
+      console.error(`sim: ${s} with ${n} nodes done (${String(r.wallSeconds ?? '?')} s wall)`);
       out.push(r);
     }
   }
