@@ -11,6 +11,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { bootstrapScenario, broadcastScenario, churnScenario, type Result, type ScenarioOptions } from './sim/scenarios.js';
+import { linearFit, round } from './sim/measure.js';
 import { partitionScenario } from './sim/partition.js';
 
 const SCENARIOS = ['bootstrap', 'broadcast', 'churn', 'partition'] as const;
@@ -153,6 +154,12 @@ export async function run(argv: string[] = []): Promise<Result[]> {
       console.error(`sim: ${s} with ${n} nodes done (${String(r.wallSeconds ?? '?')} s wall)`);
       out.push(r);
     }
+  }
+  const boot = out.filter((r) => r.scenario === 'bootstrap' && typeof r.lookupHopsMean === 'number');
+  if (boot.length >= 2) {
+    // Kademlia's promise: hops grow as log N. The slope is in hops per doubling of N.
+    const fit = linearFit(boot.map((r) => Math.log2(r.nodes as number)), boot.map((r) => r.lookupHopsMean as number));
+    out.push({ scenario: 'bootstrap-fit', nodes: boot.map((r) => r.nodes), hopsPerDoublingOfN: round(fit.slope, 3), hopsAtOneNode: round(fit.intercept, 3) });
   }
   return out;
 }

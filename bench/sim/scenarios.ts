@@ -106,7 +106,7 @@ export class Sim {
   }
 
   /** FIND_NODE from random live nodes for random other live nodes. */
-  async lookups(count: number): Promise<{ lookupSuccess: number; lookupHopsP50: number; lookupHopsP99: number; lookupQueriedP50: number; lookupFailures: Record<string, number> }> {
+  async lookups(count: number): Promise<{ lookupSuccess: number; lookupHopsP50: number; lookupHopsP99: number; lookupQueriedP50: number; lookupHopsMean: number; lookupFailures: Record<string, number> }> {
     const live = this.cluster.live();
     const results: { ok: boolean; hops: number; queried: number }[] = [];
     const failures: Record<string, number> = {};
@@ -130,6 +130,7 @@ export class Sim {
       lookupHopsP50: percentile(ok.map((r) => r.hops), 50),
       lookupHopsP99: percentile(ok.map((r) => r.hops), 99),
       lookupQueriedP50: percentile(ok.map((r) => r.queried), 50),
+      lookupHopsMean: round(ok.reduce((sum, r) => sum + r.hops, 0) / Math.max(1, ok.length), 3),
       lookupFailures: failures,
     };
   }
@@ -338,9 +339,10 @@ export async function churnScenario(o: ScenarioOptions & { minutes: number; frac
       } else if (s.what === 'join') {
         tracker.watch(await sim.addNode());
       } else {
-        const live = sim.cluster.live();
-        eligibleAtPublish.push(live.filter((n) => n.node.listPeers().length > 0).map((n) => n.index));
-        tracker.publish(live[Math.floor(sim.random() * live.length)]!, o.payloadBytes);
+        // Origins among the nodes with a session: a node that has not connected yet cannot send anything anywhere.
+        const running = sim.cluster.live().filter((n) => n.node.listPeers().length > 0);
+        eligibleAtPublish.push(running.map((n) => n.index));
+        tracker.publish(running[Math.floor(sim.random() * running.length)]!, o.payloadBytes);
       }
     }
     await sim.clock.runFor(DRAIN_MS);
