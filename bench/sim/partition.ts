@@ -55,6 +55,13 @@ export async function partitionScenario(o: ScenarioOptions & { partitionMinutes?
     await sim.clock.runUntil(healAt);
     const headsAtHeal = new Set(nodes.map((n) => n.node.chainNode().chain.head.hashHex)).size;
     const heightAtHeal = Math.max(...nodes.map((n) => n.node.chainNode().chain.height));
+    const crossLinks = (): number => {
+      let links = 0;
+      const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+      for (const n of nodes) for (const p of n.node.listPeers()) if (p.direction === 'outbound' && byId.get(p.nodeId) !== undefined && side(byId.get(p.nodeId)!) !== side(n)) links++;
+      return links;
+    };
+    const crossLinksAtHeal = crossLinks();
     sim.cluster.net.setPartition(undefined);
     const sameHead = (): boolean => new Set(nodes.map((n) => n.node.chainNode().chain.head.hashHex)).size === 1;
     const converged = await sim.clock.runUntilTrue(sameHead, HEAL_LIMIT_MS);
@@ -80,11 +87,15 @@ export async function partitionScenario(o: ScenarioOptions & { partitionMinutes?
       transactions: submitted.length,
       rejectedTransactions: rejected,
       headsAtHeal,
+      crossLinksAtHeal,
+      crossLinksAtEnd: crossLinks(),
+      headsAtEnd: new Set(nodes.map((n) => n.node.chainNode().chain.head.hashHex)).size,
       heightAtHeal,
       converged,
       chainsAfterHealSeconds: converged ? round(chainsAfterHealMs / 1000, 1) : null,
       finalHeight: reference.chain.height,
       notInChain: notInChain.length,
+      /** Relative to node 0's chain: when the sides never reconcile, the other side's transactions count here. */
       lostTransactions: lost.length,
       lostExample: lost[0] === undefined ? undefined : toHex(lost[0].id),
       chainParams: 'regtest',
