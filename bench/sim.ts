@@ -21,7 +21,7 @@ const DEFAULT_NODES: Record<Scenario, number[]> = {
   bootstrap: [100, 300, 1000],
   broadcast: [100, 1000],
   churn: [100],
-  partition: [50],
+  partition: [50, 100],
 };
 
 interface Args {
