@@ -19,8 +19,7 @@ import { create } from '@bufbuild/protobuf';
 import { PheromonesError } from '../../src/errors.js';
 import { DisconnectReason, NodeHelloSchema, type Envelope, type NodeHello } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import type { NodeTransport } from '../../src/node/config.js';
-import { HandshakeError } from '../../src/transport/handshake.js';
-import { disconnectEnvelope } from '../../src/transport/handshake.js';
+import { HandshakeError, disconnectEnvelope } from '../../src/transport/handshake.js';
 import type { SecureListener, SecureListenerHandlers } from '../../src/transport/listen.js';
 import type { CloseInfo, Direction, Lane, LocalHello, SecureConnection, SecureTransportOptions } from '../../src/transport/types.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/wire/envelope.js';
@@ -274,7 +273,6 @@ export class SimConnection extends EventEmitter implements SecureConnection {
     if (body.length > this.maxFrameBytes) {
       throw new PheromonesError('invalid-argument', `message of ${body.length} bytes exceeds the frame limit of ${this.maxFrameBytes}`);
     }
-    // The caller may reuse its buffer (encode once, send to many is fine; a scratch is not).
     (lane === 'control' ? this.control : this.bulk).push(body);
     this.pendingBytes += INNER_HEADER_BYTES + body.length;
     if (this.pendingBytes >= RECORD_PLAINTEXT_TARGET) this.flush();
