@@ -1,5 +1,4 @@
-import type { AbstractSublevel } from 'abstract-level';
-import type { Level } from 'level';
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
 import { ByteWriter, bigIntToBytes, bytesToBigInt } from './bytes.js';
 import { type Block } from './block.js';
 import { decodeBlock, encodeBlock } from './codec.js';
@@ -30,7 +29,7 @@ import { decodeHeaderBytes, encodeHeader, HEADER_BYTES, type BlockHeader } from 
  */
 
 /** The node's database (src/store/database.ts: a bytes-keyed Level). */
-export type LevelDatabase = Level<Uint8Array, Uint8Array>;
+export type LevelDatabase = AbstractLevel<string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
 type ChainLevel = AbstractSublevel<LevelDatabase, string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
 
 const P_BLOCK = 0x62; // 'b'

@@ -79,6 +79,8 @@ export interface FindNodeResult {
   nodeId: string;
   address: string;
   queried: number;
+  /** Queries in the chain that led to the node (0: it was already known). */
+  hops: number;
   elapsedMs: number;
 }
 
@@ -487,7 +489,7 @@ export class Discovery implements Protocol {
     if (found === undefined) {
       throw new PheromonesError('not-found', `no node answered for ${id} within ${timeoutMs} ms (${result.queried} nodes queried)`);
     }
-    return { nodeId: id, address: found.address, queried: result.queried, elapsedMs: Date.now() - started };
+    return { nodeId: id, address: found.address, queried: result.queried, hops: result.hops, elapsedMs: Date.now() - started };
   }
 
   /** Lookups running or about to start (the self-lookup is counted from when it is scheduled). */

@@ -22,9 +22,22 @@ export interface LookupResult {
   queried: number;
   /** Contacts that answered. */
   responders: Contact[];
+  /**
+   * Queries in the chain that led to the goal: 0 when it was known at the
+   * start, 1 when a first contact named it, and so on; -1 without a goal.
+   */
+  hops: number;
 }
 
 type State = 'new' | 'pending' | 'answered' | 'failed';
+
+/** A contact in a lookup: its distance to the target, and how many queries deep it was learnt. */
+interface Entry {
+  c: Contact;
+  d: Buffer;
+  state: State;
+  depth: number;
+}
 
 /**
  * Iterative Kademlia lookup: query the α closest not yet asked, merge what
@@ -33,20 +46,24 @@ type State = 'new' | 'pending' | 'answered' | 'failed';
  */
 export async function iterativeLookup(o: LookupOptions): Promise<LookupResult> {
   const maxQueries = o.maxQueries ?? 4 * K;
-  const known = new Map<string, { c: Contact; d: Buffer; state: State }>();
+  const known = new Map<string, Entry>();
   let goal: Contact | undefined;
-  const learn = (c: Contact): void => {
+  let hops = -1;
+  const learn = (c: Contact, depth: number): void => {
     if (c.id === o.selfId || known.has(c.id)) return;
-    known.set(c.id, { c, d: distance(idBytes(c.id), o.target), state: 'new' });
-    if (goal === undefined && o.isGoal?.(c)) goal = c;
+    known.set(c.id, { c, d: distance(idBytes(c.id), o.target), state: 'new', depth });
+    if (goal === undefined && o.isGoal?.(c)) {
+      goal = c;
+      hops = depth;
+    }
   };
-  for (const c of o.start) learn(c);
+  for (const c of o.start) learn(c, 0);
   let queried = 0;
   let inFlight = 0;
   const responders: Contact[] = [];
   let wake: (() => void) | undefined;
 
-  const sorted = (): { c: Contact; d: Buffer; state: State }[] => [...known.values()].sort((a, b) => Buffer.compare(a.d, b.d));
+  const sorted = (): Entry[] => [...known.values()].sort((a, b) => Buffer.compare(a.d, b.d));
 
   while (goal === undefined && Date.now() < o.deadlineMs) {
     const top = sorted().filter((e) => e.state !== 'failed').slice(0, K);
@@ -62,7 +79,7 @@ export async function iterativeLookup(o: LookupOptions): Promise<LookupResult> {
         (found) => {
           e.state = 'answered';
           responders.push(e.c);
-          for (const c of found) learn(c);
+          for (const c of found) learn(c, e.depth + 1);
         },
         () => {
           e.state = 'failed';
@@ -88,5 +105,5 @@ export async function iterativeLookup(o: LookupOptions): Promise<LookupResult> {
     .filter((e) => e.state === 'answered')
     .slice(0, K)
     .map((e) => e.c);
-  return { closest, goal, queried, responders };
+  return { closest, goal, queried, responders, hops };
 }

@@ -1,6 +1,20 @@
 import type { Logger } from 'pino';
 import type { DiscoveryTuning } from '../discovery/discovery.js';
 import type { NatConfig } from '../nat/port-mapper.js';
+import type { NodeIdentity } from '../crypto/identity.js';
+import type { Database } from '../store/database.js';
+import type { SecureListener, SecureListenerHandlers } from '../transport/listen.js';
+import type { SecureConnection, SecureTransportOptions } from '../transport/types.js';
+
+/**
+ * How the node reaches peers: TCP with the sealed handshake (src/transport)
+ * unless another implementation of the same interfaces is given, such as the
+ * in-memory network of the simulation bench (bench/sim/).
+ */
+export interface NodeTransport {
+  dial(host: string, port: number, options: SecureTransportOptions): Promise<SecureConnection>;
+  listen(host: string, port: number, options: SecureTransportOptions, handlers: SecureListenerHandlers): Promise<SecureListener>;
+}
 
 /** Everything a Node needs; the daemon fills it from flags and environment. */
 export interface NodeConfig {
@@ -29,6 +43,12 @@ export interface NodeConfig {
   chain?: NodeChainConfig;
   /** NAT port mapping of the listen port (src/nat); none when absent. */
   nat?: NatConfig;
+  /** The connection layer; TCP (dialSecure/listenSecure) by default. */
+  transport?: NodeTransport;
+  /** Opens the store; LevelDB under dataDir by default. Many nodes in one process pass an in-memory one. */
+  openDatabase?: () => Promise<Database>;
+  /** The node's key; by default loaded from (or created in) dataDir. */
+  identity?: NodeIdentity;
 }
 
 export interface NodeChainConfig {

@@ -18,10 +18,12 @@ import { MessageLog } from '../store/message-log.js';
 import { PortMapper } from '../nat/port-mapper.js';
 import { dialSecure, listenSecure, PROTOCOL_VERSION, type SecureListener } from '../transport/index.js';
 import type { LocalHello, SecureTransportOptions } from '../transport/types.js';
-import { DEFAULT_TUNING, type NodeConfig, type NodeTuning } from './config.js';
+import { DEFAULT_TUNING, type NodeConfig, type NodeTransport, type NodeTuning } from './config.js';
 import { DirectProtocol } from './direct.js';
 import { HandshakeCounts, handshakeFailure, type HandshakeCount } from './handshake-counts.js';
 import type { DirectMessage, DiscoveryApi, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
+
+const TCP_TRANSPORT: NodeTransport = { dial: (host, port, options) => dialSecure(host, port, options), listen: listenSecure };
 
 /** Everything that exists only while the node runs. */
 interface Running {
@@ -134,13 +136,14 @@ export class Node implements NodeApi {
     // Bad input fails before anything is opened.
     for (const address of c.peers) parseAddress(address);
     await mkdir(c.dataDir, { recursive: true });
-    const db = await openDatabase(join(c.dataDir, 'db'), c.dataDir, t.dbCacheMiB);
+    const db = await (c.openDatabase?.() ?? openDatabase(join(c.dataDir, 'db'), c.dataDir, t.dbCacheMiB));
+    const net = c.transport ?? TCP_TRANSPORT;
     let peers: PeerManager | undefined;
     let listener: SecureListener | undefined;
     let chain: ChainNode | undefined;
     try {
       const log = await MessageLog.open(db);
-      const identity = await loadOrCreateIdentity(c.dataDir);
+      const identity = c.identity ?? (await loadOrCreateIdentity(c.dataDir));
       const logger = c.logger;
       const version = packageVersion();
       const networkId = networkIdFor(c.network);
@@ -150,7 +153,7 @@ export class Node implements NodeApi {
         maxInbound: c.maxInbound,
         maxOutbound: c.maxOutbound,
         logger,
-        dial: (host, port, timeoutMs) => this.handshakes.dial(dialSecure(host, port, { ...transport, handshakeTimeoutMs: timeoutMs })),
+        dial: (host, port, timeoutMs) => this.handshakes.dial(net.dial(host, port, { ...transport, handshakeTimeoutMs: timeoutMs })),
       });
       const manager = peers;
       const nat = c.nat === undefined || c.nat.mode === 'none' ? undefined : new PortMapper(c.nat, logger);
@@ -160,7 +163,7 @@ export class Node implements NodeApi {
         // Query sessions speak discovery alone and do not listen, so the far end serves them beside any real session.
         dial: (host, port, timeoutMs) =>
           this.handshakes.dial(
-            dialSecure(host, port, {
+            net.dial(host, port, {
               ...transport,
               hello: { ...hello, listenPort: 0, protocols: [{ name: QUERY_PROTOCOL, versions: [...discovery.versions] }] },
               handshakeTimeoutMs: timeoutMs,
@@ -219,7 +222,7 @@ export class Node implements NodeApi {
         userAgent: `pheromones/${version}`,
       };
       const transport: SecureTransportOptions = { identity, hello, handshakeTimeoutMs: t.handshakeTimeoutMs, maxFrameBytes: t.maxFrameBytes };
-      listener = await listenSecure(c.listenHost, c.listenPort, transport, {
+      listener = await net.listen(c.listenHost, c.listenPort, transport, {
         onConnection: (conn) => {
           this.handshakes.add('inbound', 'ok');
           manager.accept(conn);

@@ -1,8 +1,13 @@
+import type { AbstractLevel } from 'abstract-level';
 import { Level } from 'level';
 import { PheromonesError } from '../errors.js';
 
-/** Keys and values are raw bytes everywhere; each sublevel encodes its own records. */
-export type Database = Level<Uint8Array, Uint8Array>;
+/**
+ * Keys and values are raw bytes everywhere; each sublevel encodes its own
+ * records. Any abstract-level store will do: LevelDB on disk for the daemon
+ * (openDatabase), an in-memory one where thousands of nodes share a process.
+ */
+export type Database = AbstractLevel<string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
 
 export function bytesSublevel(db: Database, name: string) {
   return db.sublevel<Uint8Array, Uint8Array>(name, { keyEncoding: 'view', valueEncoding: 'view' });
@@ -25,7 +30,7 @@ export async function openDatabase(path: string, dataDir: string, memoryMiB?: nu
   }
   const bytes = (memoryMiB ?? 0) * MIB;
   const memory = memoryMiB === undefined ? {} : { writeBufferSize: Math.floor(bytes / 4), cacheSize: Math.floor((bytes * 3) / 4) };
-  const db: Database = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', ...memory });
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view', ...memory });
   try {
     await db.open();
   } catch (err) {

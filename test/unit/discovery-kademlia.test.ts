@@ -115,6 +115,37 @@ describe('iterative lookup', () => {
     }
   });
 
+  it('counts the hops: the queries in the chain that led to the goal', async () => {
+    // A line: each node knows only the next one, so the target at the end is 3 queries away.
+    const ids = Array.from({ length: 4 }, () => hex(randomBytes(32)));
+    const next = new Map(ids.slice(0, -1).map((id, i) => [id, ids[i + 1]!]));
+    const target = ids[3]!;
+    const r = await iterativeLookup({
+      target: idBytes(target),
+      start: [{ id: ids[0]!, address: '127.0.0.1:1', lastSeenMs: 0 }],
+      selfId: hex(randomBytes(32)),
+      deadlineMs: Date.now() + 5_000,
+      isGoal: (c) => c.id === target,
+      query: async (c) => {
+        const n = next.get(c.id);
+        return n === undefined ? [] : [{ id: n, address: '127.0.0.1:1', lastSeenMs: 0 }];
+      },
+    });
+    assert.equal(r.goal?.id, target);
+    assert.equal(r.hops, 3);
+    const known = await iterativeLookup({
+      target: idBytes(target),
+      start: [{ id: target, address: '127.0.0.1:1', lastSeenMs: 0 }],
+      selfId: hex(randomBytes(32)),
+      deadlineMs: Date.now() + 5_000,
+      isGoal: (c) => c.id === target,
+      query: async () => [],
+    });
+    assert.equal(known.hops, 0, 'a target known at the start is 0 hops away');
+    const none = await iterativeLookup({ target: idBytes(target), start: [], selfId: ids[0]!, deadlineMs: Date.now() + 1_000, query: async () => [] });
+    assert.equal(none.hops, -1);
+  });
+
   it('skips nodes that do not answer and stops at the deadline', async () => {
     const net = network(50);
     const ids = [...net.keys()];
