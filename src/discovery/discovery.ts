@@ -309,6 +309,10 @@ export class Discovery implements Protocol {
         if (!this.takeRequestToken(peer)) return;
         if (kind.value.target.length !== 32) throw new PheromonesError('protocol-violation', `FindNode target of ${kind.value.target.length} bytes`);
         const nodes = this.table.closest(Buffer.from(kind.value.target), K);
+        // Kademlia learns from who asks: the asker's id is authenticated, its host is where the session comes from.
+        // Without this, the nodes nearest an id never hear of it from its own lookups, and lookups for it fail.
+        const port = peer.conn.remoteHello.listenPort;
+        if (peer.transient && port > 0) this.heard({ id: peer.id, address: formatAddress(peer.conn.remoteAddress, port), lastSeenMs: Date.now() });
         peer.send(
           envelope({
             case: 'nodeList',

@@ -160,12 +160,13 @@ export class Node implements NodeApi {
       const discovery = await Discovery.open(db, {
         localId: identity.nodeIdHex,
         peers: manager,
-        // Query sessions speak discovery alone and do not listen, so the far end serves them beside any real session.
+        // Query sessions speak discovery alone, so the far end serves them beside any real session; they carry our
+        // listen port so that the node asked can add us to its routing table.
         dial: (host, port, timeoutMs) =>
           this.handshakes.dial(
             net.dial(host, port, {
               ...transport,
-              hello: { ...hello, listenPort: 0, protocols: [{ name: QUERY_PROTOCOL, versions: [...discovery.versions] }] },
+              hello: { ...hello, protocols: [{ name: QUERY_PROTOCOL, versions: [...discovery.versions] }] },
               handshakeTimeoutMs: timeoutMs,
             }),
           ),

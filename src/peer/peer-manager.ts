@@ -61,10 +61,14 @@ const MAX_QUERY_SESSIONS = 32;
 /** A query session is closed after this long whatever happens. */
 const QUERY_SESSION_MS = 15_000;
 
-/** A session opened only to ask a discovery question: it speaks discovery alone and does not listen. */
+/**
+ * A session opened only to ask a discovery question: it speaks discovery
+ * alone. Its listen port, when not 0, is where the asker can be reached, so
+ * that the node asked can add it to its routing table as Kademlia does.
+ */
 export function isQuerySession(conn: SecureConnection): boolean {
   const p = conn.remoteHello.protocols;
-  return conn.direction === 'inbound' && conn.remoteHello.listenPort === 0 && p.length === 1 && p[0]?.name === QUERY_PROTOCOL;
+  return conn.direction === 'inbound' && p.length === 1 && p[0]?.name === QUERY_PROTOCOL;
 }
 
 /** Misbehaviour points, by offence (docs/protocol.md, "Misbehaviour and bans"). */

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { generateIdentity, type NodeIdentity } from '../../src/crypto/identity.js';
 import { networkIdFor } from '../../src/crypto/network.js';
-import { EnvelopeSchema, GetPeersSchema, NodeListSchema, NodeRecordSchema, PingSchema } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
+import { EnvelopeSchema, FindNodeSchema, GetPeersSchema, NodeListSchema, NodeRecordSchema, PingSchema } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import type { Node } from '../../src/node/node.js';
 import type { PeerEvent } from '../../src/node/types.js';
 import { dialSecure, PROTOCOL_VERSION } from '../../src/transport/index.js';
@@ -217,5 +217,39 @@ describe('discovery: our own timeouts are not the peer\'s misbehaviour', () => {
     assert.equal(conn.closed, false, 'the slow peer is still connected');
     assert.deepEqual(a.discovery!.bans(), []);
     conn.close(0);
+  });
+});
+
+describe('discovery: a node learns from who asks it', () => {
+  const set = new NodeSet();
+  after(() => set.cleanup());
+
+  /** Ask `a` over a fresh query session for the nodes nearest `target`; the answer's records as [id, address]. */
+  async function ask(a: Node, identity: NodeIdentity, listenPort: number, target: Uint8Array): Promise<[string, string][]> {
+    const conn = await dialAs(a, identity, listenPort);
+    const answer = new Promise<[string, string][]>((resolve) =>
+      conn.on('message', (env: { kind: { case?: string; value?: unknown } }) => {
+        if (env.kind.case !== 'nodeList') return;
+        const nodes = (env.kind.value as { nodes: { nodeId: Uint8Array; address: string }[] }).nodes;
+        resolve(nodes.map((n) => [Buffer.from(n.nodeId).toString('hex'), n.address]));
+      }),
+    );
+    conn.send(create(EnvelopeSchema, { kind: { case: 'findNode', value: create(FindNodeSchema, { requestId: 1n, target }) } }));
+    const nodes = await answer;
+    conn.close(0);
+    return nodes;
+  }
+
+  it('a FindNode over a query session that names a listen port makes the asker a contact others are told of; one without does not', async () => {
+    const a = await set.start({ discovery: FAST_DISCOVERY });
+    const asker = generateIdentity();
+    const silent = generateIdentity();
+    await ask(a, asker, 45_678, Buffer.alloc(32, 7));
+    await ask(a, silent, 0, Buffer.alloc(32, 7));
+    const nearAsker = await ask(a, generateIdentity(), 0, Buffer.from(asker.nodeIdHex, 'hex'));
+    assert.deepEqual(nearAsker.filter(([id]) => id === asker.nodeIdHex), [[asker.nodeIdHex, '127.0.0.1:45678']]);
+    const nearSilent = await ask(a, generateIdentity(), 0, Buffer.from(silent.nodeIdHex, 'hex'));
+    assert.ok(!nearSilent.some(([id]) => id === silent.nodeIdHex), 'a query session without a listen port is not a contact');
+    assert.equal(a.listPeers().length, 0, 'query sessions are not peers');
   });
 });

@@ -22,7 +22,8 @@ import { makeTempDir } from '../helpers/daemon.js';
 const LOCAL = '55'.repeat(32);
 const A = 'aa'.repeat(32);
 const C = 'cc'.repeat(32);
-const DISCOVERY = [{ name: 'discovery', versions: [1] }];
+// Full sessions: a peer speaking discovery alone is a query session.
+const DISCOVERY = [{ name: 'discovery', versions: [1] }, { name: 'gossip', versions: [1] }];
 
 function lastPeerList(conn: FakeConn): PeerList {
   const env = conn.sent.map((s) => s.env.kind).filter((k) => k.case === 'peerList').at(-1);
