@@ -58,6 +58,7 @@ export const DEFAULT_DISCOVERY_TUNING: DiscoveryTuning = {
   dialTimeoutMs: 5_000,
   retryBaseMs: 2_000,
   retryMaxMs: 10 * 60_000,
+  extraPeerIntervalMs: 5 * 60_000,
 };
 
 export interface DiscoveryOptions {

@@ -15,6 +15,15 @@ export interface EngineTuning {
   /** Wait after a failed dial, doubling per failure, up to retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * While the outbound slots are full, one extra outbound peer, picked at
+   * random from the store, is dialled this often (and the previous one let
+   * go); 0: never. A network whose halves lost every link between them
+   * (a partition) has full slots on both sides once it heals, so without it
+   * no node would ever dial across again (Bitcoin Core's feelers and
+   * rotating extra peers serve the same end).
+   */
+  extraPeerIntervalMs: number;
 }
 
 export interface EngineOptions {
@@ -51,6 +60,9 @@ export class ConnectionEngine {
   /** Addresses that were seeds (so that they are let go once not needed). */
   private readonly seedSet = new Set<string>();
   private lastRebalanceMs = 0;
+  private lastExtraMs = Date.now();
+  /** Node id of the current extra outbound peer, if any. */
+  private extraPeer: string | undefined;
   private readonly log: Logger;
 
   constructor(private readonly o: EngineOptions) {
@@ -112,6 +124,7 @@ export class ConnectionEngine {
     const candidates = this.candidates();
     if (free <= 0) {
       this.releaseSeed(outbound, candidates);
+      this.rotateExtra(candidates);
       return;
     }
     const groups = new Map<string, number>();
@@ -179,11 +192,29 @@ export class ConnectionEngine {
     timer.unref();
   }
 
-  private dial(address: string): void {
+  /** Let the last extra outbound peer go and dial a new one, at random among the candidates (see extraPeerIntervalMs). */
+  private rotateExtra(candidates: KnownPeer[]): void {
+    const every = this.o.tuning.extraPeerIntervalMs;
+    const now = Date.now();
+    if (every <= 0 || this.o.peers.maxOutbound === 0 || now - this.lastExtraMs < every) return;
+    this.lastExtraMs = now;
+    const p = this.o.peers;
+    if (this.extraPeer !== undefined && p.get(this.extraPeer) !== undefined) {
+      p.disconnect(this.extraPeer, DisconnectReason.REQUESTED, 'rotating the extra outbound peer');
+    }
+    this.extraPeer = undefined;
+    const pick = candidates[Math.floor(Math.random() * candidates.length)];
+    if (pick === undefined) return;
+    this.log.debug({ address: pick.address }, 'dialling an extra outbound peer');
+    this.dial(pick.address, true);
+  }
+
+  private dial(address: string, extra = false): void {
     this.o.store.attempt(address);
-    this.o.peers.connect(address, { persistent: false, timeoutMs: this.o.tuning.dialTimeoutMs }).then(
+    this.o.peers.connect(address, { persistent: false, extra, timeoutMs: this.o.tuning.dialTimeoutMs }).then(
       (peer) => {
         this.o.store.success(address, peer.id);
+        if (extra) this.extraPeer = peer.id;
       },
       (err: unknown) => {
         const kind = (err as { kind?: string }).kind;

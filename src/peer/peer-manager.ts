@@ -256,7 +256,7 @@ export class PeerManager {
    * Dial `address` (unless already connected to it) and resolve with the
    * session. Persistent peers are redialled whenever the link drops.
    */
-  async connect(address: string, options: { persistent: boolean; timeoutMs: number }): Promise<Peer> {
+  async connect(address: string, options: { persistent: boolean; timeoutMs: number; extra?: boolean }): Promise<Peer> {
     const { host, port } = parseAddress(address);
     const key = formatAddress(host, port);
     if (this.isOwnAddress(host, port)) {
@@ -265,7 +265,7 @@ export class PeerManager {
     const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : this.opts.tuning.handshakeTimeoutMs;
     let peer: Peer;
     try {
-      peer = await this.dialOnce(host, port, timeoutMs, options.persistent);
+      peer = await this.dialOnce(host, port, timeoutMs, options.persistent, options.extra === true);
     } catch (err) {
       if (err instanceof HandshakeError && err.reason === DisconnectReason.SELF) {
         throw new PheromonesError('invalid-argument', `${key} is this node itself`, { cause: err });
@@ -361,27 +361,29 @@ export class PeerManager {
     await Promise.race([Promise.all(closing), delay(2000)]);
   }
 
-  private dialOnce(host: string, port: number, timeoutMs: number, persistent: boolean): Promise<Peer> {
+  /** `extra`: may take one outbound slot beyond maxOutbound (the discovery engine's rotating extra peer). */
+  private dialOnce(host: string, port: number, timeoutMs: number, persistent: boolean, extra = false): Promise<Peer> {
     if (this.stopped) return Promise.reject(new PheromonesError('unavailable', 'the node is shutting down'));
     const key = formatAddress(host, port);
     const existing = this.findByAddress(key);
     if (existing !== undefined) return Promise.resolve(existing);
     const pending = this.pendingDials.get(key);
     if (pending !== undefined) return pending;
-    if (!persistent && this.count('outbound') + this.pendingDials.size >= this.opts.maxOutbound) {
+    const slots = this.opts.maxOutbound + (extra ? 1 : 0);
+    if (!persistent && this.count('outbound') + this.pendingDials.size >= slots) {
       return Promise.reject(
         new PheromonesError('resource-exhausted', `all ${this.opts.maxOutbound} outbound slots are in use; add it as persistent or raise --max-outbound`),
       );
     }
     const dial = this.opts
       .dial(host, port, timeoutMs)
-      .then((conn) => this.admit(conn, persistent))
+      .then((conn) => this.admit(conn, persistent, extra))
       .finally(() => this.pendingDials.delete(key));
     this.pendingDials.set(key, dial);
     return dial;
   }
 
-  private admit(conn: SecureConnection, persistentHint: boolean): Peer {
+  private admit(conn: SecureConnection, persistentHint: boolean, extraSlot = false): Peer {
     if (this.stopped) {
       conn.close(DisconnectReason.REQUESTED, 'node shutting down');
       throw new PheromonesError('unavailable', 'the node is shutting down');
@@ -408,7 +410,7 @@ export class PeerManager {
       }
       persistentHint ||= existing.persistent;
     } else if (!persistent) {
-      const max = conn.direction === 'inbound' ? this.opts.maxInbound : this.opts.maxOutbound;
+      const max = conn.direction === 'inbound' ? this.opts.maxInbound : this.opts.maxOutbound + (extraSlot ? 1 : 0);
       if (this.count(conn.direction) >= max) {
         conn.close(DisconnectReason.TOO_MANY_PEERS, `all ${max} ${conn.direction} slots are in use`);
         throw new PheromonesError('resource-exhausted', `no free ${conn.direction} slot for ${conn.remoteId}`);

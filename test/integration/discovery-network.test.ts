@@ -253,3 +253,30 @@ describe('discovery: a node learns from who asks it', () => {
     assert.equal(a.listPeers().length, 0, 'query sessions are not peers');
   });
 });
+
+describe('discovery: one extra outbound peer, rotated', () => {
+  const set = new NodeSet();
+  after(() => set.cleanup());
+
+  it('with its outbound slots full a node dials one extra peer at random each period and lets the last one go', async () => {
+    const limits = { maxInbound: 64, maxOutbound: 8, discovery: FAST_DISCOVERY };
+    const seed = await set.start(limits);
+    const others: Node[] = [];
+    for (let i = 0; i < 5; i++) others.push(await set.start({ ...limits, seeds: [seed.listenAddress] }));
+    const x = await set.start({ maxInbound: 64, maxOutbound: 1, seeds: [seed.listenAddress], discovery: { ...FAST_DISCOVERY, extraPeerIntervalMs: 300 } });
+    const seen = new Set<string>();
+    let most = 0;
+    await waitFor(
+      'x to have had 4 different outbound peers, one slot and one extra at a time',
+      () => {
+        const out = x.listPeers().filter((p) => p.direction === 'outbound');
+        most = Math.max(most, out.length);
+        for (const p of out) seen.add(p.nodeId);
+        return seen.size >= 4;
+      },
+      30_000,
+    );
+    assert.ok(most <= 2, `at most its 1 slot and the extra peer at once (saw ${most})`);
+    await waitFor('x with its slot and its extra peer', () => outbound(x) === 2, 10_000);
+  });
+});
