@@ -610,8 +610,10 @@ export class Chain extends EventEmitter<ChainEvents> {
     const start = this.forkPointOf(locator).height + 1;
     const entries = this.main.slice(start, start + Math.max(0, max));
     const out: Block[] = [];
-    for (let i = 0; i < entries.length; i += LOCATOR_READ_SLICE) {
-      for (const b of await Promise.all(entries.slice(i, i + LOCATOR_READ_SLICE).map((e) => this.loadBody(e)))) {
+    // Slices grow from a few blocks: a reply that a byte budget cuts after a handful of large blocks
+    // should not have read and decoded many more than it sends.
+    for (let i = 0, slice = 4; i < entries.length; i += slice, slice = Math.min(LOCATOR_READ_SLICE, slice * 2)) {
+      for (const b of await Promise.all(entries.slice(i, i + slice).map((e) => this.loadBody(e)))) {
         if (!take(b)) return out;
         out.push(b);
       }
