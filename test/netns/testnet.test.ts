@@ -102,6 +102,8 @@ class HeadWatch {
   }
 }
 
+// Skipped only where namespaces cannot be made at all (not root, or no `ip netns`): the reason is printed at
+// the end of this file and shows in the runner's output. CI runs as root with iproute2 installed, so it runs there.
 describe('testnet of 12 hosts in network namespaces', { skip: unavailable ?? false }, () => {
   const topo = new Topology(HOSTS, HALF);
   const net = new DaemonSet();
