@@ -1,5 +1,6 @@
 /** Small statistics and graph helpers for the simulation's reports. */
 import type { SimCluster, SimNode } from './network.js';
+import { linkWeight, pairHash } from '../../src/gossip/link-weight.js';
 
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -160,4 +161,44 @@ export function diameter(cluster: SimCluster, sources: number, random: () => num
 /** Peak resident set size of this process so far, in MiB. */
 export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
+}
+
+/**
+ * The shape of the broadcast tree: links eager at both ends, per (N - 1)
+ * (1.0 for a spanning tree), and the share of the session graph's minimum
+ * spanning tree (by the gossip link weights) among them.
+ */
+export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstInTree: number } {
+  const live = cluster.live();
+  const index = new Map(live.map((n, i) => [n.nodeId, i]));
+  const eager = new Set<string>();
+  const edges: { a: number; b: number; w: number }[] = [];
+  for (const n of live) {
+    const i = index.get(n.nodeId)!;
+    for (const p of n.node.listPeers()) {
+      const j = index.get(p.nodeId);
+      if (j === undefined) continue;
+      const key = i < j ? `${i},${j}` : `${j},${i}`;
+      if (p.gossip?.eager === true) {
+        if (eager.has(`half:${key}:${j}`)) eager.add(key);
+        else eager.add(`half:${key}:${i}`);
+      }
+      if (i < j) edges.push({ a: i, b: j, w: linkWeight(p.rttMs, pairHash(n.nodeId, p.nodeId)) });
+    }
+  }
+  const both = [...eager].filter((k) => !k.startsWith('half:')).length;
+  // Kruskal with union-find.
+  const parent = live.map((_, i) => i);
+  const find = (x: number): number => (parent[x] === x ? x : (parent[x] = find(parent[x]!)));
+  let mst = 0;
+  let mstEager = 0;
+  for (const e of edges.sort((x, y) => x.w - y.w)) {
+    const ra = find(e.a);
+    const rb = find(e.b);
+    if (ra === rb) continue;
+    parent[ra] = rb;
+    mst++;
+    if (eager.has(`${e.a},${e.b}`)) mstEager++;
+  }
+  return { treeLinksPerNode: round(both / Math.max(1, live.length - 1), 3), mstInTree: round(mstEager / Math.max(1, mst), 3) };
 }

@@ -6,7 +6,7 @@
 import type { NodeTuning } from '../../src/node/config.js';
 import { VirtualClock } from './clock.js';
 import { seededRandom } from './latency.js';
-import { diameter, peakRssMiB, percentile, round, sample } from './measure.js';
+import { diameter, peakRssMiB, percentile, round, sample, treeShape } from './measure.js';
 import { SIM_PORT, SimCluster, hostOf, type ClusterOptions, type SimNode } from './network.js';
 
 export interface ScenarioOptions {
@@ -201,8 +201,9 @@ export class DeliveryTracker {
   }
 }
 
-export function gossipTotals(cluster: SimCluster): { grafts: number; prunes: number; missingDropped: number; recovered: number } {
+export function gossipTotals(cluster: SimCluster): { grafts: number; prunes: number; duplicates: number; missingDropped: number; recovered: number } {
   let grafts = 0;
+  let duplicates = 0;
   let prunes = 0;
   let missingDropped = 0;
   let recovered = 0;
@@ -210,10 +211,11 @@ export function gossipTotals(cluster: SimCluster): { grafts: number; prunes: num
     const s = n.node.gossipStats;
     grafts += s.graftsSent;
     prunes += s.prunesSent;
+    duplicates += s.duplicates;
     missingDropped += s.missingDropped;
     recovered += s.recovered;
   }
-  return { grafts, prunes, missingDropped, recovered };
+  return { grafts, prunes, duplicates, missingDropped, recovered };
 }
 
 const GOSSIP_KINDS = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune'];
@@ -270,6 +272,12 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
     let gossipBytes = 0;
     for (const k of GOSSIP_KINDS) gossipBytes += (sim.cluster.net.traffic.bytesByKind.get(k) ?? 0) - (kinds0.get(k) ?? 0);
     const ideal = o.messages * (live.length - 1) * o.payloadBytes;
+    // Frame bytes by envelope kind (records' own headers and tags are in the total only).
+    const amplificationByKind: Record<string, number> = {};
+    for (const [k, v] of sim.cluster.net.traffic.bytesByKind) {
+      const share = round((v - (kinds0.get(k) ?? 0)) / ideal, 4);
+      if (share > 0) amplificationByKind[k] = share;
+    }
     const complete = tracker.deliveredBy.filter((s) => s.size === live.length).length;
     const latencies = tracker.lastMs.map((t, i) => t - tracker.publishedMs[i]!).filter(Number.isFinite);
     const stats = gossipTotals(sim.cluster);
@@ -283,6 +291,7 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
       deliveredCopies: round(tracker.deliveredBy.reduce((s, x) => s + x.size, 0) / (o.messages * live.length), 5),
       amplification: round(bytes / ideal, 3),
       gossipAmplification: round(gossipBytes / ideal, 3),
+      amplificationByKind,
       latencyP50Ms: percentile(latencies, 50),
       latencyP99Ms: percentile(latencies, 99),
       diameterMs: d.latencyMs,
@@ -290,6 +299,8 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
       connected: d.connected,
       grafts: stats.grafts - stats0.grafts,
       prunes: stats.prunes - stats0.prunes,
+      duplicatesPerMessage: round((stats.duplicates - stats0.duplicates) / o.messages, 2),
+      ...treeShape(sim.cluster),
       ...sim.targetStats(),
       ...sim.resources(),
     };

@@ -7,6 +7,7 @@ import {
   GossipGraftSchema,
   GossipIHaveSchema,
   GossipMessageSchema,
+  GossipPruneHintSchema,
   GossipPruneSchema,
   type Envelope,
   type GossipMessage,
@@ -15,7 +16,8 @@ import type { Peer } from '../peer/peer.js';
 import type { Protocol } from '../peer/protocol.js';
 import type { MessageLog, StoredMessage } from '../store/message-log.js';
 import { encodeEnvelope, envelope } from '../wire/envelope.js';
-import { MessageCache } from './message-cache.js';
+import { MessageCache, type CachedMessage } from './message-cache.js';
+import { heaviestOfCycle, linkWeight, pairHash, PATH_WEIGHTS, withWeight } from './link-weight.js';
 import { computeMessageId } from './message-id.js';
 import { MissingTable } from './missing.js';
 import { SeenCache } from './seen-cache.js';
@@ -43,6 +45,10 @@ export const MAX_IDS_PER_FRAME = 256;
 
 /** Gossip version 2 adds the tree (announce, graft, prune); a version-1 peer is always flooded. */
 const TREE_VERSION = 2;
+/** The tree with prune hints (GossipPruneHint). */
+const HINT_VERSION = 3;
+/** Prune hints one message may cause or pass on at a node. */
+const MAX_HINTS_PER_MESSAGE = 4;
 
 export type GossipMode = 'flood' | 'tree';
 
@@ -107,6 +113,15 @@ interface Link {
   /** Ids waiting to be announced, each with the time it is due. */
   pending: PendingId[];
   counters: LinkGossipCounters;
+  /** The low half of the link's weight (link-weight.ts), fixed for the session. */
+  pair: number;
+  /** The peer speaks gossip/3: prune hints may go to it. */
+  hints: boolean;
+}
+
+/** The link's weight now (its round trip is measured again at every ping). */
+function weightOf(link: Link): number {
+  return linkWeight(link.peer.rttMs, link.pair);
 }
 
 /** Map key of a 32-byte id: latin1 is a plain byte-per-char copy, cheaper than hex on every frame. */
@@ -145,7 +160,7 @@ function checkIds(ids: Uint8Array[], what: string): void {
 export class Gossip implements Protocol {
   readonly name = 'gossip';
   readonly versions: readonly number[];
-  readonly envelopes = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune'] as const;
+  readonly envelopes = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune', 'gossipPruneHint'] as const;
   readonly stats: GossipStats = emptyStats();
   readonly mode: GossipMode;
   private readonly links = new Map<string, Link>();
@@ -179,7 +194,7 @@ export class Gossip implements Protocol {
     this.mode = this.cfg.mode;
     this.localHex = toHex(opts.localId);
     // A flooding node speaks only version 1, so tree peers flood to it too.
-    this.versions = this.mode === 'tree' ? [TREE_VERSION, 1] : [1];
+    this.versions = this.mode === 'tree' ? [HINT_VERSION, TREE_VERSION, 1] : [1];
     this.seen = new SeenCache(opts.seenCacheEntries, opts.seenCacheTtlMs);
     this.cache = new MessageCache(this.cfg.cacheEntries, this.cfg.cacheBytes, this.cfg.cacheTtlMs);
     this.missing = new MissingTable({
@@ -194,9 +209,12 @@ export class Gossip implements Protocol {
   }
 
   onOpen(peer: Peer): void {
-    const tree = this.mode === 'tree' && (peer.remoteProtocols.get(this.name)?.includes(TREE_VERSION) ?? false);
-    // Every new link starts in the tree; the first duplicate it carries prunes it.
-    this.links.set(peer.id, { peer, tree, eager: true, pending: [], counters: emptyLinkCounters() });
+    const remote = peer.remoteProtocols.get(this.name) ?? [];
+    const hints = this.mode === 'tree' && remote.includes(HINT_VERSION);
+    const tree = hints || (this.mode === 'tree' && remote.includes(TREE_VERSION));
+    // Every new link starts in the tree; duplicates prune it.
+    const pair = pairHash(this.localHex, peer.id);
+    this.links.set(peer.id, { peer, tree, hints, eager: true, pending: [], counters: emptyLinkCounters(), pair });
   }
 
   onClose(peer: Peer): void {
@@ -246,7 +264,7 @@ export class Gossip implements Protocol {
     const key = KEY(id);
     this.seen.add(id);
     const delivered = this.deliver(msg, 0);
-    this.relay(key, topic, body, undefined, 0);
+    this.relay(key, topic, body, undefined, 0, []);
     const stored = await delivered;
     if (stored === undefined) throw new PheromonesError('internal', 'a fresh broadcast id is already in the message log');
     return stored;
@@ -276,12 +294,45 @@ export class Gossip implements Protocol {
         this.stats.prunesReceived++;
         link.eager = false;
         return undefined;
+      case 'gossipPruneHint': {
+        if (!link.hints) throw new PheromonesError('protocol-violation', 'gossip prune hint on a session without gossip/3');
+        const { id, weight } = kind.value;
+        if (id.length !== 32) throw new PheromonesError('protocol-violation', `prune hint id of ${id.length} bytes`);
+        const entry = this.cache.get(KEY(id));
+        if (entry !== undefined) this.takeHint(id, entry, weight);
+        return undefined;
+      }
       default:
         return undefined;
     }
   }
 
   /** Tree control messages from a peer that did not agree to gossip/2 (or to a flooding node) break the protocol. */
+  private prune(link: Link): void {
+    link.eager = false;
+    link.counters.prunesSent++;
+    this.stats.prunesSent++;
+    this.send(link, encode({ case: 'gossipPrune', value: create(GossipPruneSchema) }));
+  }
+
+  /**
+   * The heaviest link of a cycle has weight `weight` and lies on the path
+   * message `id` came by: prune it if it is the link our first copy came on,
+   * else pass the hint to the peer that copy came from.
+   */
+  private takeHint(id: Uint8Array, entry: CachedMessage, weight: number): void {
+    if (entry.hints >= MAX_HINTS_PER_MESSAGE || entry.from === undefined) return;
+    entry.hints++;
+    const up = this.links.get(entry.from);
+    if (up === undefined || !up.tree) return;
+    if (entry.fromWeight === weight) {
+      if (up.eager) this.prune(up);
+    } else if (up.hints && entry.path.includes(weight)) {
+      this.stats.pruneHintsSent++;
+      this.send(up, encode({ case: 'gossipPruneHint', value: create(GossipPruneHintSchema, { id, weight }) }));
+    }
+  }
+
   private requireTree(link: Link, what: string): void {
     if (!link.tree) throw new PheromonesError('protocol-violation', `gossip ${what} on a gossip/1 session`);
   }
@@ -290,6 +341,9 @@ export class Gossip implements Protocol {
     link.counters.payloadsReceived++;
     this.stats.payloadsReceived++;
     if (msg.id.length !== 32) throw new PheromonesError('protocol-violation', `gossip id of ${msg.id.length} bytes`);
+    if (msg.pathWeights.length > PATH_WEIGHTS) {
+      throw new PheromonesError('protocol-violation', `gossip path of ${msg.pathWeights.length} weights`);
+    }
     const key = KEY(msg.id);
     // Most frames are copies of a message already handled: the cheap check
     // comes first. Only a validated message enters the cache, so a forgery
@@ -298,12 +352,14 @@ export class Gossip implements Protocol {
       link.counters.duplicates++;
       this.stats.duplicates++;
       this.topics.get(this.cache.get(key)?.topic ?? (topicBytes(msg.topic) <= MAX_TOPIC_BYTES ? msg.topic : OTHER_TOPICS)).duplicates++;
-      // A second copy means this link is not needed in the tree.
-      if (link.tree && link.eager) {
-        link.eager = false;
-        link.counters.prunesSent++;
-        this.stats.prunesSent++;
-        this.send(link, encode({ case: 'gossipPrune', value: create(GossipPruneSchema) }));
+      // A second copy shows a cycle; its heaviest link leaves the tree
+      // (link-weight.ts). When that is a link of our first copy's path, where
+      // it never carries a duplicate, a hint goes up that path to its end.
+      const first = this.cache.get(key);
+      if (link.tree && link.eager && first !== undefined) {
+        const heaviest = heaviestOfCycle(weightOf(link), first.path, msg.pathWeights);
+        if (heaviest?.on === 'link') this.prune(link);
+        else if (heaviest?.on === 'first') this.takeHint(msg.id, first, heaviest.weight);
       }
       return undefined;
     }
@@ -324,11 +380,13 @@ export class Gossip implements Protocol {
     const hops = msg.hops + 1;
     if (msg.ttl > 0) {
       const ttl = Math.min(msg.ttl, this.opts.ttl) - 1;
+      const path = withWeight(msg.pathWeights, weightOf(link));
       // The decoded message is ours: advance it in place rather than copy a 1 KiB payload into a new one.
       msg.ttl = ttl;
       msg.hops = hops;
+      msg.pathWeights = path;
       const body = encodeGossip(msg);
-      this.relay(key, msg.topic, body, link, hops, wasMissing?.announcers);
+      this.relay(key, msg.topic, body, link, hops, path, wasMissing?.announcers);
     }
     return this.deliver(msg, hops).then(() => undefined);
   }
@@ -340,13 +398,14 @@ export class Gossip implements Protocol {
     body: Uint8Array,
     from: Link | undefined,
     hops: number,
+    path: number[],
     announcers: string[] = [],
   ): void {
     const counters = this.topics.get(topic);
     if (this.mode === 'tree') {
       const knownBy = [...announcers];
       if (from !== undefined && !knownBy.includes(from.peer.id)) knownBy.push(from.peer.id);
-      this.cache.add(key, { body, topic, knownBy });
+      this.cache.add(key, { body, topic, knownBy, path, from: from?.peer.id, fromWeight: from === undefined ? 0 : weightOf(from), hints: 0 });
     }
     // Both ends of a lazy link usually hold the message: only one needs to
     // announce it. The end nearer the origin (fewer hops) announces first and

@@ -5,6 +5,13 @@ export interface CachedMessage {
   topic: string;
   /** Peers known to hold the message (its sender, those that announced it): no announcement goes to them. Usually one or two. */
   knownBy: string[];
+  /** The heaviest link weights of the path it came by, its last link included (link-weight.ts). */
+  path: number[];
+  /** The peer its first copy came from (none for our own), and that link's weight then. */
+  from: string | undefined;
+  fromWeight: number;
+  /** Prune hints taken for it: a hostile peer cannot make one message cost more than a few. */
+  hints: number;
 }
 
 interface Arrival {
@@ -50,7 +57,7 @@ export class MessageCache {
   add(key: string, entry: CachedMessage): void {
     if (this.entries.has(key)) return;
     const now = this.now();
-    this.entries.set(key, { body: entry.body, topic: entry.topic, knownBy: entry.knownBy, addedMs: now });
+    this.entries.set(key, { ...entry, addedMs: now });
     this.arrivals.push({ key, bytes: entry.body.length, addedMs: now });
     this.bytes += entry.body.length;
     const cutoff = now - this.maxAgeMs;

@@ -47,6 +47,8 @@ export interface GossipStats extends LinkGossipCounters {
   recovered: number;
   /** Announced ids given up on: no announcer could send the message. */
   missingDropped: number;
+  /** Prune hints sent or passed on towards an origin (gossip/3). */
+  pruneHintsSent: number;
 }
 
 export function emptyLinkCounters(): LinkGossipCounters {
@@ -64,7 +66,7 @@ export function emptyLinkCounters(): LinkGossipCounters {
 }
 
 export function emptyStats(): GossipStats {
-  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0 };
+  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0, pruneHintsSent: 0 };
 }
 
 /** Topics are chosen by remote origins: past this many, the rest share one entry. */

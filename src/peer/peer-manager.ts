@@ -443,6 +443,8 @@ export class PeerManager {
       if (versions !== undefined && versions.some((v) => protocol.versions.includes(v))) peer.open.add(name);
     }
     this.log.info({ peer: peer.id, address: peer.address, direction: peer.direction }, 'peer connected');
+    // The round trip is known from the start (gossip weighs its links by it), not only after the first keep-alive tick.
+    this.ping(peer, Date.now());
     for (const name of peer.open) this.guard(() => this.protocolsByName.get(name)?.onOpen?.(peer), `${name} onOpen`);
     this.emit({ type: 'connected', peer: peer.info() });
     return peer;
@@ -585,14 +587,16 @@ export class PeerManager {
         this.closePeer(peer, DisconnectReason.TIMEOUT, `nothing heard for ${now - peer.lastHeardMs} ms`);
         continue;
       }
-      if (now - peer.pingSentMs >= t.pingIntervalMs) {
-        const value = randomBytes(8).readBigUInt64BE();
-        peer.pingValue = value;
-        peer.pingSentMs = now;
-        peer.send(envelope({ case: 'ping', value: create(PingSchema, { value }) }));
-      }
+      if (now - peer.pingSentMs >= t.pingIntervalMs) this.ping(peer, now);
       peer.checkQueue();
     }
+  }
+
+  private ping(peer: Peer, now: number): void {
+    const value = randomBytes(8).readBigUInt64BE();
+    peer.pingValue = value;
+    peer.pingSentMs = now;
+    peer.send(envelope({ case: 'ping', value: create(PingSchema, { value }) }));
   }
 
   private closePeer(peer: Peer, reason: DisconnectReason, detail: string): void {

@@ -81,8 +81,15 @@ function inRange(m: GossipMessage): boolean {
     m.timestampMs >= 0n &&
     m.timestampMs <= MAX_UINT64 &&
     m.nonce >= 0n &&
-    m.nonce <= MAX_UINT64
+    m.nonce <= MAX_UINT64 &&
+    m.pathWeights.every(isUint32)
   );
+}
+
+function packedSize(values: readonly number[]): number {
+  let n = 0;
+  for (const v of values) n += varintSize(v);
+  return n;
 }
 
 function encodeGossip(m: GossipMessage): Uint8Array {
@@ -96,6 +103,8 @@ function encodeGossip(m: GossipMessage): Uint8Array {
   if (m.timestampMs !== 0n) size += 1 + varint64Size(m.timestampMs);
   if (m.payload.length > 0) size += lenFieldSize(m.payload.length);
   if (m.nonce !== 0n) size += 1 + 8;
+  const weightsSize = packedSize(m.pathWeights);
+  if (weightsSize > 0) size += 1 + varintSize(weightsSize) + weightsSize;
   // Relay encodings stay in the graft cache for seconds.
   const w = envelopeWriter(FIELD.gossip, size, true);
   if (m.id.length > 0) w.varint(tag(1, WIRE_LEN)).bytes(m.id);
@@ -106,6 +115,10 @@ function encodeGossip(m: GossipMessage): Uint8Array {
   if (m.timestampMs !== 0n) w.varint(tag(6, WIRE_VARINT)).varint64(m.timestampMs);
   if (m.payload.length > 0) w.varint(tag(7, WIRE_LEN)).bytes(m.payload);
   if (m.nonce !== 0n) w.varint(tag(8, WIRE_FIXED64)).fixed64(m.nonce);
+  if (weightsSize > 0) {
+    w.varint(tag(9, WIRE_LEN)).varint(weightsSize);
+    for (const v of m.pathWeights) w.varint(v);
+  }
   return w.finish();
 }
 
@@ -173,6 +186,7 @@ function decodeGossip(inner: Uint8Array): GossipMessage | undefined {
     timestampMs: 0n,
     payload: EMPTY,
     nonce: 0n,
+    pathWeights: [],
   };
   const r = new LenientReader(inner);
   let seen = 0;
@@ -181,7 +195,7 @@ function decodeGossip(inner: Uint8Array): GossipMessage | undefined {
     if (key === undefined) return undefined;
     const field = key >>> 3;
     // Each field at most once (protobuf's last-one-wins merging is left to protobuf-es).
-    if (field < 1 || field > 8 || seen & (1 << field)) return undefined;
+    if (field < 1 || field > 9 || seen & (1 << field)) return undefined;
     seen |= 1 << field;
     const wire = key & 7;
     switch (field) {
@@ -220,6 +234,18 @@ function decodeGossip(inner: Uint8Array): GossipMessage | undefined {
         const n = wire === WIRE_FIXED64 ? r.fixed64() : undefined;
         if (n === undefined) return undefined;
         m.nonce = n;
+        break;
+      }
+      case 9: {
+        // Only the packed form (what protobuf-es writes); the unpacked one is left to it.
+        const b = wire === WIRE_LEN ? r.bytes() : undefined;
+        if (b === undefined) return undefined;
+        const values = new LenientReader(b);
+        while (!values.done) {
+          const n = values.varint();
+          if (n === undefined || n > MAX_UINT32) return undefined;
+          m.pathWeights.push(n);
+        }
         break;
       }
     }

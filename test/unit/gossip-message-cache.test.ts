@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MessageCache } from '../../src/gossip/message-cache.js';
+import type { CachedMessage } from '../../src/gossip/message-cache.js';
 
-function entry(bytes: number): { body: Uint8Array; topic: string; knownBy: string[] } {
-  return { body: new Uint8Array(bytes), topic: 't', knownBy: [] };
+function entry(bytes: number): CachedMessage {
+  return { body: new Uint8Array(bytes), topic: 't', knownBy: [], path: [], from: undefined, fromWeight: 0, hints: 0 };
 }
 
 describe('MessageCache (messages kept to answer grafts)', () => {

@@ -38,7 +38,7 @@ function message(over: Partial<GossipMessage> = {}, payload = 'hi'): GossipMessa
     payload: new TextEncoder().encode(payload),
   };
   const id = computeMessageId(fields);
-  return create(GossipMessageSchema, { ...fields, id, ttl: 16, hops: 0, ...over });
+  return create(GossipMessageSchema, { ...fields, id, ttl: 16, hops: 0, pathWeights: [], ...over });
 }
 
 function env(msg: GossipMessage): Envelope {

@@ -10,11 +10,13 @@ import {
   GossipGraftSchema,
   GossipIHaveSchema,
   GossipMessageSchema,
+  GossipPruneHintSchema,
   GossipPruneSchema,
   type Envelope,
   type GossipMessage,
 } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
 import { Gossip, type GossipMode } from '../../src/gossip/gossip.js';
+import { linkWeight } from '../../src/gossip/link-weight.js';
 import { computeMessageId } from '../../src/gossip/message-id.js';
 import type { StoredMessage } from '../../src/node/types.js';
 import type { Peer } from '../../src/peer/peer.js';
@@ -30,12 +32,13 @@ interface FakePeer extends Peer {
 }
 
 /** Just what Gossip uses of a Peer: an id, the advertised versions and a send that records frames. */
-function fakePeer(id: string, gossipVersions: number[] = [2, 1]): FakePeer {
+function fakePeer(id: string, gossipVersions: number[] = [3, 2, 1], rttMs = -1): FakePeer {
   const sent: Sent[] = [];
   const waiters: { match: (k: Sent) => boolean; resolve: (k: Sent) => void }[] = [];
   const peer = {
     id,
     sent,
+    rttMs,
     remoteProtocols: new Map([['gossip', gossipVersions]]),
     sendEncoded(body: Uint8Array): boolean {
       const kind = fromBinary(EnvelopeSchema, body).kind;
@@ -68,7 +71,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 let nonce = 0n;
 function message(payload = 'hi', over: Partial<GossipMessage> = {}): GossipMessage {
   const fields = { origin: new Uint8Array(32).fill(7), timestampMs: BigInt(Date.now()), nonce: nonce++, topic: 'chat', payload: new TextEncoder().encode(payload) };
-  return create(GossipMessageSchema, { ...fields, id: computeMessageId(fields), ttl: 16, hops: 0, ...over });
+  return create(GossipMessageSchema, { ...fields, id: computeMessageId(fields), ttl: 16, hops: 0, pathWeights: [], ...over });
 }
 
 const gossipEnv = (msg: GossipMessage): Envelope => create(EnvelopeSchema, { kind: { case: 'gossip', value: msg } });
@@ -93,9 +96,10 @@ describe('Gossip tree mode (Plumtree)', () => {
     names?: string[];
     ihaveFlushMs?: number;
     mode?: GossipMode;
+    rtts?: number[];
   }
 
-  async function setup({ names = ['aa', 'bb', 'cc'], ihaveFlushMs = 2, mode = 'tree' }: SetupOptions = {}) {
+  async function setup({ names = ['aa', 'bb', 'cc'], ihaveFlushMs = 2, mode = 'tree', rtts = [] }: SetupOptions = {}) {
     const db = await openDatabase(join(dir, `db${dbs.length}`), dir);
     dbs.push(db);
     const gossip = new Gossip({
@@ -114,14 +118,14 @@ describe('Gossip tree mode (Plumtree)', () => {
     all.push(gossip);
     const delivered: StoredMessage[] = [];
     gossip.onDeliver((m) => delivered.push(m));
-    const peers = names.map((p) => fakePeer(p.repeat(32)));
+    const peers = names.map((p, i) => fakePeer(p.repeat(32), [3, 2, 1], rtts[i]));
     for (const p of peers) gossip.onOpen(p);
     return { gossip, delivered, peers: peers as [FakePeer, FakePeer, FakePeer] };
   }
 
-  it('advertises gossip/2 and gossip/1 in tree mode, only gossip/1 when flooding', async () => {
+  it('advertises gossip/3, gossip/2 and gossip/1 in tree mode, only gossip/1 when flooding', async () => {
     const { gossip } = await setup();
-    assert.deepEqual(gossip.versions, [2, 1]);
+    assert.deepEqual(gossip.versions, [3, 2, 1]);
     assert.equal(gossip.mode, 'tree');
   });
 
@@ -158,6 +162,83 @@ describe('Gossip tree mode (Plumtree)', () => {
       gossip.topicCounters().find((t) => t.topic === 'chat'),
       { topic: 'chat', payloadsReceived: 3, duplicates: 1, payloadsSent: 4, ihaveSent: 2, delivered: 3 },
     );
+  });
+
+  it('a duplicate prunes its link only when that link is the heaviest of the cycle it shows', async () => {
+    // a and c are near (10 ms), b is far (200 ms).
+    const { gossip, peers } = await setup({ rtts: [10, 200, 10] });
+    const [a, b, c] = peers;
+    const m = message('cycle');
+    await gossip.onMessage(a, gossipEnv(m));
+    // c's copy came over a 500 ms link somewhere on its path: that link, not ours to c, is the one to cut.
+    await gossip.onMessage(c, gossipEnv({ ...m, pathWeights: [linkWeight(500, 0)] }));
+    assert.ok(!c.sent.some((k) => k.case === 'gossipPrune'), 'a light link stays in the tree');
+    assert.equal(gossip.peerCounters(c.id)?.eager, true);
+    // b's copy came over light links only: our 200 ms link to b is the cycle's heaviest.
+    await gossip.onMessage(b, gossipEnv({ ...m, pathWeights: [linkWeight(10, 0)] }));
+    assert.ok(b.sent.some((k) => k.case === 'gossipPrune'));
+    assert.equal(gossip.peerCounters(b.id)?.eager, false);
+    assert.equal(gossip.peerCounters(a.id)?.eager, true);
+    assert.equal(gossip.stats.duplicates, 2);
+  });
+
+  it('when the heaviest link of the cycle is on the first copy\'s path, prunes it there: here, or by a hint up the path', async () => {
+    const { gossip, peers } = await setup({ rtts: [10, 200, 10] });
+    const [a, b, c] = peers;
+    // The first copy came over the far link to b; a light copy from a shows b's link is the cycle's heaviest.
+    const m1 = message('far first');
+    await gossip.onMessage(b, gossipEnv(m1));
+    await gossip.onMessage(a, gossipEnv({ ...m1, pathWeights: [linkWeight(10, 0)] }));
+    assert.equal(gossip.peerCounters(b.id)?.eager, false, 'our own first link is pruned');
+    assert.equal(gossip.peerCounters(a.id)?.eager, true);
+
+    // The first copy's path holds a 500 ms link further up: the hint goes to a, where the copy came from.
+    const heavy = linkWeight(500, 0);
+    const m2 = message('heavy upstream');
+    await gossip.onMessage(a, gossipEnv({ ...m2, pathWeights: [heavy] }));
+    await gossip.onMessage(c, gossipEnv({ ...m2, pathWeights: [linkWeight(10, 0)] }));
+    const hints = (p: FakePeer) => p.sent.flatMap((k) => (k.case === 'gossipPruneHint' ? [k.value] : []));
+    assert.deepEqual(hints(a).map((h) => [hex(h.id), h.weight]), [[hex(m2.id), heavy]]);
+    assert.equal(gossip.peerCounters(a.id)?.eager, true, 'a is not the heavy link');
+    assert.equal(gossip.peerCounters(c.id)?.eager, true);
+    assert.equal(gossip.stats.pruneHintsSent, 1);
+
+    // A hint from below naming the link our copy came on prunes it.
+    const hint = (id: Uint8Array, weight: number): Envelope =>
+      create(EnvelopeSchema, { kind: { case: 'gossipPruneHint', value: create(GossipPruneHintSchema, { id, weight }) } });
+    const m3 = message('hinted');
+    await gossip.onMessage(a, gossipEnv(m3));
+    const aWeight = payloads(c).find((p) => hex(p.id) === hex(m3.id))!.pathWeights[0]!;
+    await gossip.onMessage(c, hint(m3.id, aWeight));
+    assert.equal(gossip.peerCounters(a.id)?.eager, false);
+    assert.ok(a.sent.some((k) => k.case === 'gossipPrune'));
+    // Unknown messages and weights not on the path go nowhere; a gossip/2 peer may not send hints.
+    await gossip.onMessage(c, hint(message('unknown').id, aWeight));
+    assert.equal(gossip.stats.pruneHintsSent, 1);
+  });
+
+  it('takes prune hints only from gossip/3 peers', async () => {
+    const { gossip, peers } = await setup({ names: ['aa'] });
+    const old = fakePeer('ee'.repeat(32), [2, 1]);
+    gossip.onOpen(old);
+    const m = message('x');
+    await gossip.onMessage(peers[0], gossipEnv(m));
+    const env = create(EnvelopeSchema, { kind: { case: 'gossipPruneHint', value: create(GossipPruneHintSchema, { id: m.id, weight: 1 }) } });
+    assert.throws(() => gossip.onMessage(old, env), { kind: 'protocol-violation' });
+  });
+
+  it('relays a message with its path weights, the link it came on added', async () => {
+    const { gossip, peers } = await setup({ rtts: [10, 200, 10] });
+    const [a, b] = peers;
+    const heavy = linkWeight(500, 0);
+    await gossip.onMessage(a, gossipEnv(message('path', { pathWeights: [heavy] })));
+    const sent = payloads(b)[0]!;
+    assert.equal(sent.pathWeights.length, 2);
+    assert.equal(sent.pathWeights[0], heavy, 'heaviest first');
+    assert.ok(sent.pathWeights[1]! < heavy);
+    assert.throws(() => gossip.onMessage(a, gossipEnv(message('long', { pathWeights: Array.from({ length: 9 }, () => 1) }))), {
+      kind: 'protocol-violation',
+    });
   });
 
   it('a prune from a peer stops full copies to it; a graft takes it back', async () => {

@@ -55,6 +55,7 @@ function randomEnvelope(r: Rng): Envelope {
             timestampMs: u64(r),
             payload: bytes(r, 2048),
             nonce: u64(r),
+            pathWeights: Array.from({ length: r.int(3) === 0 ? 0 : r.int(10) }, () => u32(r)),
           }),
         },
       });
