@@ -18,15 +18,19 @@ import { mix32, wordLE } from '../crypto/hash.js';
  * spanning tree.
  *
  * A weight is the link's round-trip time, in buckets 20% wide so that both
- * ends (each measures its own pings) almost always agree, with a hash of the
- * two node ids below it so that no two links weigh the same. A link whose
- * round trip is not measured yet is heavier than any measured one.
+ * ends (each measures its own pings) almost always agree, then the rank of
+ * its lower-ranked end (pairHash says why), then a hash of the two node ids
+ * so that no two links weigh the same. A link whose round trip is not
+ * measured yet is heavier than any measured one.
  */
 
 /** Heaviest weights a message carries (`GossipMessage.path_weights`). */
 export const PATH_WEIGHTS = 8;
 
-const UNMEASURED_BUCKET = 0xffff;
+/** Buckets take the top 6 bits of a weight; the heaviest is kept for links not measured yet. */
+const UNMEASURED_BUCKET = 63;
+const BUCKET_RATIO = 1.2;
+const BUCKET_UNIT = 2 ** 26;
 
 /**
  * Round trips below this count as equal: on a LAN or loopback they are noise
@@ -37,20 +41,37 @@ const RTT_FLOOR_MS = 20;
 
 function rttBucket(rttMs: number): number {
   if (!(rttMs >= 0)) return UNMEASURED_BUCKET;
-  return Math.min(UNMEASURED_BUCKET - 1, Math.floor(Math.log(1 + Math.max(rttMs, RTT_FLOOR_MS)) / Math.log(1.2)));
+  return Math.min(UNMEASURED_BUCKET - 1, Math.floor(Math.log(1 + Math.max(rttMs, RTT_FLOOR_MS)) / Math.log(BUCKET_RATIO)));
 }
 
-/** A hash of the unordered pair of 32-byte ids (hex), the same at both ends. */
+/** A node's rank, 10 bits from its id (hex): links to low-ranked nodes are lighter. */
+export function nodeRank(idHex: string): number {
+  return rank(Buffer.from(idHex.slice(0, 16), 'hex'));
+}
+
+function rank(id: Buffer): number {
+  return mix32(wordLE(id, 0) ^ mix32(wordLE(id, 4))) >>> 22;
+}
+
+/**
+ * The low 26 bits of a link's weight, the same at both ends: the rank of its
+ * lower-ranked end, then a 16-bit hash of the two 32-byte ids (hex). Among
+ * links of one round-trip bucket the tree takes those to low-ranked nodes,
+ * so that each node hangs from its lowest-ranked neighbour: a shallow tree,
+ * where ties broken by a hash alone give a random spanning tree, whose depth
+ * grows much faster with N.
+ */
 export function pairHash(aHex: string, bHex: string): number {
   const [lo, hi] = aHex < bHex ? [aHex, bHex] : [bHex, aHex];
   const a = Buffer.from(lo.slice(0, 16), 'hex');
   const b = Buffer.from(hi.slice(0, 16), 'hex');
-  return mix32(wordLE(a, 0) ^ mix32(wordLE(a, 4) ^ mix32(wordLE(b, 0) ^ mix32(wordLE(b, 4))))) & 0xffff;
+  const hash = mix32(wordLE(a, 0) ^ mix32(wordLE(a, 4) ^ mix32(wordLE(b, 0) ^ mix32(wordLE(b, 4))))) & 0xffff;
+  return Math.min(rank(a), rank(b)) * 0x10000 + hash;
 }
 
-/** The weight of a link: its round-trip bucket above its pair hash (a uint32). */
+/** The weight of a link: its round-trip bucket above its pair part (a uint32). */
 export function linkWeight(rttMs: number, pair: number): number {
-  return rttBucket(rttMs) * 0x10000 + pair;
+  return rttBucket(rttMs) * BUCKET_UNIT + pair;
 }
 
 /** The heaviest PATH_WEIGHTS of `weights` and `w`, heaviest first (a new array). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { heaviestOfCycle, linkWeight, pairHash, PATH_WEIGHTS, withWeight } from '../../src/gossip/link-weight.js';
+import { heaviestOfCycle, linkWeight, nodeRank, pairHash, PATH_WEIGHTS, withWeight } from '../../src/gossip/link-weight.js';
 
 const A = 'aa'.repeat(32);
 const B = 'bb'.repeat(32);
@@ -10,7 +10,18 @@ describe('gossip link weights', () => {
   it('both ends of a link compute the same pair hash; different links differ', () => {
     assert.equal(pairHash(A, B), pairHash(B, A));
     assert.notEqual(pairHash(A, B), pairHash(A, C));
-    assert.ok(pairHash(A, B) >= 0 && pairHash(A, B) <= 0xffff);
+    assert.ok(pairHash(A, B) >= 0 && pairHash(A, B) < 2 ** 26);
+  });
+
+  it('within a round-trip bucket, a link to a lower-ranked node weighs less', () => {
+    const ids = Array.from({ length: 40 }, (_, i) => i.toString(16).padStart(2, '0').repeat(32));
+    for (const x of ids.slice(0, 8)) {
+      for (const y of ids.slice(8)) assert.equal(pairHash(x, y) >>> 16, Math.min(nodeRank(x), nodeRank(y)));
+    }
+    const [low, mid, high] = [...ids].sort((x, y) => nodeRank(x) - nodeRank(y)).filter((_, i) => i % 15 === 0);
+    assert.ok(nodeRank(low!) < nodeRank(mid!) && nodeRank(mid!) < nodeRank(high!));
+    assert.ok(linkWeight(50, pairHash(low!, high!)) < linkWeight(50, pairHash(mid!, high!)));
+    assert.ok(linkWeight(30, pairHash(mid!, high!)) < linkWeight(200, pairHash(low!, high!)), 'the round trip comes first');
   });
 
   it('a slower link weighs more; round trips within a bucket weigh the same; unmeasured is heaviest', () => {
@@ -19,7 +30,7 @@ describe('gossip link weights', () => {
     assert.equal(linkWeight(100, p), linkWeight(101, p), 'both ends measure slightly different round trips');
     assert.ok(linkWeight(-1, p) > linkWeight(60_000, p));
     assert.equal(linkWeight(0, p), linkWeight(15, p), 'loopback and LAN round trips are all equally near');
-    assert.ok(linkWeight(-1, 0xffff) <= 0xffffffff, 'a weight fits a uint32');
+    assert.ok(linkWeight(-1, 2 ** 26 - 1) <= 0xffffffff, 'a weight fits a uint32');
   });
 
   it('a path keeps its heaviest PATH_WEIGHTS weights, heaviest first', () => {
