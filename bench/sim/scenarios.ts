@@ -201,7 +201,17 @@ export class DeliveryTracker {
   }
 }
 
-export function gossipTotals(cluster: SimCluster): { grafts: number; prunes: number; duplicates: number; missingDropped: number; recovered: number } {
+export function gossipTotals(cluster: SimCluster): {
+  grafts: number;
+  prunes: number;
+  duplicates: number;
+  missingDropped: number;
+  recovered: number;
+  undecided: number;
+  onLazy: number;
+} {
+  let undecided = 0;
+  let onLazy = 0;
   let grafts = 0;
   let duplicates = 0;
   let prunes = 0;
@@ -214,8 +224,10 @@ export function gossipTotals(cluster: SimCluster): { grafts: number; prunes: num
     duplicates += s.duplicates;
     missingDropped += s.missingDropped;
     recovered += s.recovered;
+    undecided += s.duplicatesUndecided;
+    onLazy += s.duplicatesOnLazy;
   }
-  return { grafts, prunes, duplicates, missingDropped, recovered };
+  return { grafts, prunes, duplicates, missingDropped, recovered, undecided, onLazy };
 }
 
 const GOSSIP_KINDS = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune'];
@@ -300,6 +312,9 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
       grafts: stats.grafts - stats0.grafts,
       prunes: stats.prunes - stats0.prunes,
       duplicatesPerMessage: round((stats.duplicates - stats0.duplicates) / o.messages, 2),
+      // Of those: copies on links lazy at the receiving end, and copies whose cycle the path weights could not decide.
+      duplicatesOnLazyPerMessage: round((stats.onLazy - stats0.onLazy) / o.messages, 2),
+      duplicatesUndecidedPerMessage: round((stats.undecided - stats0.undecided) / o.messages, 2),
       ...treeShape(sim.cluster),
       ...sim.targetStats(),
       ...sim.resources(),

@@ -356,10 +356,16 @@ export class Gossip implements Protocol {
       // (link-weight.ts). When that is a link of our first copy's path, where
       // it never carries a duplicate, a hint goes up that path to its end.
       const first = this.cache.get(key);
-      if (link.tree && link.eager && first !== undefined) {
+      if (link.tree && !link.eager) {
+        // The peer pushes on a link we left (a first copy crossed our prune and
+        // made it eager at its end): it learns the link is lazy at ours.
+        this.stats.duplicatesOnLazy++;
+        this.prune(link);
+      } else if (link.tree && first !== undefined) {
         const heaviest = heaviestOfCycle(weightOf(link), first.path, msg.pathWeights);
-        if (heaviest?.on === 'link') this.prune(link);
-        else if (heaviest?.on === 'first') this.takeHint(msg.id, first, heaviest.weight);
+        if (heaviest === undefined) this.stats.duplicatesUndecided++;
+        else if (heaviest.on === 'link') this.prune(link);
+        else if (heaviest.on === 'first') this.takeHint(msg.id, first, heaviest.weight);
       }
       return undefined;
     }

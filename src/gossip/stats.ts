@@ -49,6 +49,10 @@ export interface GossipStats extends LinkGossipCounters {
   missingDropped: number;
   /** Prune hints sent or passed on towards an origin (gossip/3). */
   pruneHintsSent: number;
+  /** Duplicates whose cycle's heaviest link the path weights could not tell (lists full). */
+  duplicatesUndecided: number;
+  /** Duplicates pushed on a link that is lazy at our end (answered with a prune). */
+  duplicatesOnLazy: number;
 }
 
 export function emptyLinkCounters(): LinkGossipCounters {
@@ -66,7 +70,7 @@ export function emptyLinkCounters(): LinkGossipCounters {
 }
 
 export function emptyStats(): GossipStats {
-  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0, pruneHintsSent: 0 };
+  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0, pruneHintsSent: 0, duplicatesUndecided: 0, duplicatesOnLazy: 0 };
 }
 
 /** Topics are chosen by remote origins: past this many, the rest share one entry. */
