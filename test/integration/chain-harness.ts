@@ -13,9 +13,10 @@ export { apiOf, type NodeApiClients } from '../helpers/api.js';
 import { buildBlock, testKey } from '../unit/chain-helpers.js';
 
 /** The canonical chain's transactions, in chain order, read page by page through ListBlocks. */
-export async function chainTransactions(api: NodeApiClients): Promise<ChainTransaction[]> {
+/** The transactions of the node's chain from genesis to `toHeight` (default: its head at the call). */
+export async function chainTransactions(api: NodeApiClients, toHeight?: bigint): Promise<ChainTransaction[]> {
   const out: ChainTransaction[] = [];
-  const head = (await api.chain.getHead({})).head!;
+  const head = { height: toHeight ?? (await api.chain.getHead({})).head!.height };
   let from = 0n;
   for (let page = 0; page < 1000; page++) {
     const res = await api.chain.listBlocks({ fromHeight: from, toHeight: head.height, limit: 1000, includeTransactions: true });

@@ -75,18 +75,20 @@ describe('chain across three daemons', () => {
       texts.push(s.text);
     }
 
-    // Every message is in the chain of every node, and the nodes agree on head and order.
-    await pollUntil(
+    // Every message is in the chain of every node, and the nodes agree on head and order. The miner goes on
+    // mining, so the lists are read up to the head all three reported, not to whatever head each has later.
+    const lists = await pollUntil(
       async () => {
-        if ((await sameHead(apis)) === undefined) return false;
-        const txs = await chainTransactions(apis[0]!);
-        return texts.every((t) => txs.some((x) => payloadText(x) === t));
+        const heads = await Promise.all(apis.map(async (x) => (await x.chain.getHead({})).head!));
+        if (!heads.every((h) => h.hash === heads[0]!.hash)) return false;
+        const txs = await Promise.all(apis.map(async (x) => (await chainTransactions(x, heads[0]!.height)).map((t) => t.id)));
+        const minedA = await chainTransactions(apis[0]!, heads[0]!.height);
+        return texts.every((t) => minedA.some((x) => payloadText(x) === t)) ? txs : false;
       },
       WAIT_MS,
       'all messages mined and every head equal',
       200,
     );
-    const lists = await Promise.all(apis.map(async (x) => (await chainTransactions(x)).map((t) => t.id)));
     assert.deepEqual(lists[1], lists[0], 'B has the same transactions in the same order as A');
     assert.deepEqual(lists[2], lists[0], 'C has the same transactions in the same order as A');
     const all = await chainTransactions(apis[0]!);
