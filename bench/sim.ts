@@ -34,12 +34,13 @@ interface Args {
   lookups: number;
   minutes: number;
   graftTimeoutMs: number | undefined;
+  ihaveIntervalMs: number | undefined;
   gossipMode: 'tree' | 'flood' | undefined;
   child: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { scenarios: [...SCENARIOS], nodes: undefined, seed: 1, messages: undefined, rate: undefined, payload: 1024, lookups: 200, minutes: 10, graftTimeoutMs: undefined, gossipMode: undefined, child: false };
+  const a: Args = { scenarios: [...SCENARIOS], nodes: undefined, seed: 1, messages: undefined, rate: undefined, payload: 1024, lookups: 200, minutes: 10, graftTimeoutMs: undefined, ihaveIntervalMs: undefined, gossipMode: undefined, child: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1] ?? '';
@@ -83,6 +84,9 @@ function parse(argv: string[]): Args {
       case '--graft-timeout':
         a.graftTimeoutMs = num();
         break;
+      case '--ihave-interval':
+        a.ihaveIntervalMs = num();
+        break;
       case '--gossip-mode':
         if (value !== 'tree' && value !== 'flood') throw new Error(`--gossip-mode is tree or flood, not "${value}"`);
         a.gossipMode = value;
@@ -92,7 +96,7 @@ function parse(argv: string[]): Args {
         a.child = true;
         break;
       default:
-        throw new Error(`unknown option "${flag}" (known: --scenario, --nodes, --seed, --messages, --rate, --payload, --lookups, --minutes, --graft-timeout, --gossip-mode)`);
+        throw new Error(`unknown option "${flag}" (known: --scenario, --nodes, --seed, --messages, --rate, --payload, --lookups, --minutes, --graft-timeout, --ihave-interval, --gossip-mode)`);
     }
   }
   return a;
@@ -108,6 +112,7 @@ async function runOne(scenario: Scenario, nodes: number, a: Args): Promise<Resul
     payloadBytes: a.payload,
     tuning: {
       ...(a.graftTimeoutMs === undefined ? {} : { gossipGraftTimeoutMs: a.graftTimeoutMs }),
+      ...(a.ihaveIntervalMs === undefined ? {} : { gossipIHaveIntervalMs: a.ihaveIntervalMs }),
       ...(a.gossipMode === undefined ? {} : { gossipMode: a.gossipMode }),
     },
   };

@@ -209,7 +209,9 @@ export function gossipTotals(cluster: SimCluster): {
   recovered: number;
   undecided: number;
   onLazy: number;
+  announced: number;
 } {
+  let announced = 0;
   let undecided = 0;
   let onLazy = 0;
   let grafts = 0;
@@ -226,8 +228,9 @@ export function gossipTotals(cluster: SimCluster): {
     recovered += s.recovered;
     undecided += s.duplicatesUndecided;
     onLazy += s.duplicatesOnLazy;
+    announced += s.ihaveSent;
   }
-  return { grafts, prunes, duplicates, missingDropped, recovered, undecided, onLazy };
+  return { grafts, prunes, duplicates, missingDropped, recovered, undecided, onLazy, announced };
 }
 
 const GOSSIP_KINDS = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune'];
@@ -315,6 +318,8 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
       // Of those: copies on links lazy at the receiving end, and copies whose cycle the path weights could not decide.
       duplicatesOnLazyPerMessage: round((stats.onLazy - stats0.onLazy) / o.messages, 2),
       duplicatesUndecidedPerMessage: round((stats.undecided - stats0.undecided) / o.messages, 2),
+      // Ids announced on lazy links, per node and message.
+      announcementsPerNodeMessage: round((stats.announced - stats0.announced) / (o.messages * live.length), 2),
       ...treeShape(sim.cluster),
       ...sim.targetStats(),
       ...sim.resources(),

@@ -47,6 +47,10 @@ export const MAX_IDS_PER_FRAME = 256;
 const TREE_VERSION = 2;
 /** The tree with prune hints (GossipPruneHint). */
 const HINT_VERSION = 3;
+/** Announcements and grafts name messages by 8-byte id prefixes. */
+const SHORT_ID_VERSION = 4;
+/** Bytes of an id prefix, and of a gossip map key (the seen cache keys by the same 8 bytes). */
+export const ID_PREFIX_BYTES = 8;
 /** Prune hints one message may cause or pass on at a node. */
 const MAX_HINTS_PER_MESSAGE = 4;
 
@@ -66,6 +70,8 @@ export interface GossipOptions {
   mode?: GossipMode;
   /** Announcements wait at most this long to be batched. */
   ihaveFlushMs?: number;
+  /** Least time between two announcement frames on one link. */
+  ihaveIntervalMs?: number;
   /** Wait after an announcement of a missing message before grafting it. */
   graftTimeoutMs?: number;
   /** Wait after a graft before asking the next announcer. */
@@ -81,6 +87,7 @@ export interface GossipOptions {
 export const GOSSIP_DEFAULTS = {
   mode: 'tree' as GossipMode,
   ihaveFlushMs: 20,
+  ihaveIntervalMs: 0,
   graftTimeoutMs: 250,
   graftRetryMs: 150,
   cacheEntries: 1024,
@@ -117,6 +124,10 @@ interface Link {
   pair: number;
   /** The peer speaks gossip/3: prune hints may go to it. */
   hints: boolean;
+  /** The peer speaks gossip/4: announcements and grafts carry id prefixes. */
+  short: boolean;
+  /** No announcement frame goes to the peer before this time. */
+  quietUntil: number;
 }
 
 /** The link's weight now (its round trip is measured again at every ping). */
@@ -124,8 +135,13 @@ function weightOf(link: Link): number {
   return linkWeight(link.peer.rttMs, link.pair);
 }
 
-/** Map key of a 32-byte id: latin1 is a plain byte-per-char copy, cheaper than hex on every frame. */
-const KEY = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+/**
+ * Map key of a message: the first 8 bytes of its id (or the prefix a gossip/4
+ * peer sent), as latin1, a plain byte-per-char copy. The seen cache already
+ * takes two ids sharing 8 bytes for one message (docs/protocol.md says why
+ * that is safe), so the graft cache and missing table may key by them too.
+ */
+const KEY = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, ID_PREFIX_BYTES).toString('latin1');
 
 function encode(kind: Envelope['kind']): Uint8Array {
   return encodeEnvelope(envelope(kind));
@@ -139,9 +155,33 @@ export function topicBytes(topic: string): number {
   return Buffer.byteLength(topic, 'utf8');
 }
 
-function checkIds(ids: Uint8Array[], what: string): void {
-  if (ids.length > MAX_IDS_PER_FRAME) throw new PheromonesError('protocol-violation', `${what} of ${ids.length} ids`);
+/**
+ * The ids of an announcement or graft, full or (gossip/4) as 8-byte
+ * prefixes: views into the frame, checked before anything is kept.
+ */
+function idsOf(value: { ids: Uint8Array[]; idPrefixes: Uint8Array }, short: boolean, what: string): Uint8Array[] {
+  const { ids, idPrefixes } = value;
   for (const id of ids) if (id.length !== 32) throw new PheromonesError('protocol-violation', `${what} id of ${id.length} bytes`);
+  if (idPrefixes.length === 0) {
+    if (ids.length > MAX_IDS_PER_FRAME) throw new PheromonesError('protocol-violation', `${what} of ${ids.length} ids`);
+    return ids;
+  }
+  if (!short) throw new PheromonesError('protocol-violation', `${what} with id prefixes on a session without gossip/4`);
+  if (idPrefixes.length % ID_PREFIX_BYTES !== 0) {
+    throw new PheromonesError('protocol-violation', `${what} id prefixes of ${idPrefixes.length} bytes, not a multiple of ${ID_PREFIX_BYTES}`);
+  }
+  const count = ids.length + idPrefixes.length / ID_PREFIX_BYTES;
+  if (count > MAX_IDS_PER_FRAME) throw new PheromonesError('protocol-violation', `${what} of ${count} ids`);
+  const all = [...ids];
+  for (let at = 0; at < idPrefixes.length; at += ID_PREFIX_BYTES) all.push(idPrefixes.subarray(at, at + ID_PREFIX_BYTES));
+  return all;
+}
+
+/** 8-byte prefixes of `keys` (map keys), back to back. */
+function prefixesOf(keys: readonly string[]): Uint8Array {
+  const out = Buffer.allocUnsafe(keys.length * ID_PREFIX_BYTES);
+  for (let i = 0; i < keys.length; i++) out.write(keys[i]!, i * ID_PREFIX_BYTES, ID_PREFIX_BYTES, 'latin1');
+  return out;
 }
 
 /**
@@ -184,6 +224,7 @@ export class Gossip implements Protocol {
     this.cfg = {
       mode: opts.mode ?? GOSSIP_DEFAULTS.mode,
       ihaveFlushMs: opts.ihaveFlushMs ?? GOSSIP_DEFAULTS.ihaveFlushMs,
+      ihaveIntervalMs: opts.ihaveIntervalMs ?? GOSSIP_DEFAULTS.ihaveIntervalMs,
       graftTimeoutMs: opts.graftTimeoutMs ?? GOSSIP_DEFAULTS.graftTimeoutMs,
       graftRetryMs: opts.graftRetryMs ?? GOSSIP_DEFAULTS.graftRetryMs,
       cacheEntries: opts.cacheEntries ?? GOSSIP_DEFAULTS.cacheEntries,
@@ -194,7 +235,7 @@ export class Gossip implements Protocol {
     this.mode = this.cfg.mode;
     this.localHex = toHex(opts.localId);
     // A flooding node speaks only version 1, so tree peers flood to it too.
-    this.versions = this.mode === 'tree' ? [HINT_VERSION, TREE_VERSION, 1] : [1];
+    this.versions = this.mode === 'tree' ? [SHORT_ID_VERSION, HINT_VERSION, TREE_VERSION, 1] : [1];
     this.seen = new SeenCache(opts.seenCacheEntries, opts.seenCacheTtlMs);
     this.cache = new MessageCache(this.cfg.cacheEntries, this.cfg.cacheBytes, this.cfg.cacheTtlMs);
     this.missing = new MissingTable({
@@ -210,11 +251,12 @@ export class Gossip implements Protocol {
 
   onOpen(peer: Peer): void {
     const remote = peer.remoteProtocols.get(this.name) ?? [];
-    const hints = this.mode === 'tree' && remote.includes(HINT_VERSION);
+    const short = this.mode === 'tree' && remote.includes(SHORT_ID_VERSION);
+    const hints = short || (this.mode === 'tree' && remote.includes(HINT_VERSION));
     const tree = hints || (this.mode === 'tree' && remote.includes(TREE_VERSION));
     // Every new link starts in the tree; duplicates prune it.
     const pair = pairHash(this.localHex, peer.id);
-    this.links.set(peer.id, { peer, tree, hints, eager: true, pending: [], counters: emptyLinkCounters(), pair });
+    this.links.set(peer.id, { peer, tree, hints, short, quietUntil: 0, eager: true, pending: [], counters: emptyLinkCounters(), pair });
   }
 
   onClose(peer: Peer): void {
@@ -264,7 +306,7 @@ export class Gossip implements Protocol {
     const key = KEY(id);
     this.seen.add(id);
     const delivered = this.deliver(msg, 0);
-    this.relay(key, topic, body, undefined, 0, []);
+    this.relay(key, id, topic, body, undefined, 0, []);
     const stored = await delivered;
     if (stored === undefined) throw new PheromonesError('internal', 'a fresh broadcast id is already in the message log');
     return stored;
@@ -280,13 +322,11 @@ export class Gossip implements Protocol {
         return this.onGossip(link, kind.value);
       case 'gossipIhave':
         this.requireTree(link, 'announcement');
-        checkIds(kind.value.ids, 'announcement');
-        this.onIHave(link, kind.value.ids);
+        this.onIHave(link, idsOf(kind.value, link.short, 'announcement'));
         return undefined;
       case 'gossipGraft':
         this.requireTree(link, 'graft');
-        checkIds(kind.value.ids, 'graft');
-        this.onGraft(link, kind.value.ids);
+        this.onGraft(link, idsOf(kind.value, link.short, 'graft'));
         return undefined;
       case 'gossipPrune':
         this.requireTree(link, 'prune');
@@ -392,7 +432,7 @@ export class Gossip implements Protocol {
       msg.hops = hops;
       msg.pathWeights = path;
       const body = encodeGossip(msg);
-      this.relay(key, msg.topic, body, link, hops, path, wasMissing?.announcers);
+      this.relay(key, msg.id, msg.topic, body, link, hops, path, wasMissing?.announcers);
     }
     return this.deliver(msg, hops).then(() => undefined);
   }
@@ -400,6 +440,7 @@ export class Gossip implements Protocol {
   /** Push `body` to the tree (to everyone when flooding), announce it on the other links. */
   private relay(
     key: string,
+    id: Uint8Array,
     topic: string,
     body: Uint8Array,
     from: Link | undefined,
@@ -411,7 +452,8 @@ export class Gossip implements Protocol {
     if (this.mode === 'tree') {
       const knownBy = [...announcers];
       if (from !== undefined && !knownBy.includes(from.peer.id)) knownBy.push(from.peer.id);
-      this.cache.add(key, { body, topic, knownBy, path, from: from?.peer.id, fromWeight: from === undefined ? 0 : weightOf(from), hints: 0 });
+      // The id is copied: a received one is a view into its whole record.
+      this.cache.add(key, { id: new Uint8Array(id), body, topic, knownBy, path, from: from?.peer.id, fromWeight: from === undefined ? 0 : weightOf(from), hints: 0 });
     }
     // Both ends of a lazy link usually hold the message: only one needs to
     // announce it. The end nearer the origin (fewer hops) announces first and
@@ -451,9 +493,14 @@ export class Gossip implements Protocol {
   private flushDue(): void {
     this.flushTimer = undefined;
     this.flushAt = Number.POSITIVE_INFINITY;
-    const until = Date.now() + this.cfg.ihaveFlushMs / 2;
+    const now = Date.now();
+    const until = now + this.cfg.ihaveFlushMs / 2;
     let next = Number.POSITIVE_INFINITY;
     for (const link of this.links.values()) {
+      if (link.quietUntil > now) {
+        if (link.pending.length > 0) next = Math.min(next, link.quietUntil);
+        continue;
+      }
       this.flushLink(link, until);
       for (const p of link.pending) next = Math.min(next, p.due);
     }
@@ -463,6 +510,7 @@ export class Gossip implements Protocol {
   /** Send the announcements of one link due by `until`, leaving out ids the peer is known to hold. */
   private flushLink(link: Link, until: number): void {
     if (link.pending.length === 0) return;
+    const keys: string[] = [];
     const ids: Uint8Array[] = [];
     const later: PendingId[] = [];
     for (const p of link.pending) {
@@ -470,16 +518,21 @@ export class Gossip implements Protocol {
         later.push(p);
         continue;
       }
+      // A message gone from the graft cache could not be sent to a peer that asks for it.
       const entry = this.cache.get(p.key);
-      if (entry?.knownBy.includes(link.peer.id)) continue;
-      ids.push(Buffer.from(p.key, 'latin1'));
-      if (entry !== undefined) this.topics.get(entry.topic).ihaveSent++;
+      if (entry === undefined || entry.knownBy.includes(link.peer.id)) continue;
+      if (link.short) keys.push(p.key);
+      else ids.push(entry.id);
+      this.topics.get(entry.topic).ihaveSent++;
     }
     link.pending = later;
-    if (ids.length === 0) return;
-    if (this.send(link, encode({ case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) }))) {
-      link.counters.ihaveSent += ids.length;
-      this.stats.ihaveSent += ids.length;
+    const count = keys.length + ids.length;
+    if (count === 0) return;
+    const value = link.short ? create(GossipIHaveSchema, { idPrefixes: prefixesOf(keys) }) : create(GossipIHaveSchema, { ids });
+    link.quietUntil = Date.now() + this.cfg.ihaveIntervalMs;
+    if (this.send(link, encode({ case: 'gossipIhave', value }))) {
+      link.counters.ihaveSent += count;
+      this.stats.ihaveSent += count;
     }
   }
 
@@ -506,7 +559,11 @@ export class Gossip implements Protocol {
     link.eager = true;
     for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
       const chunk = ids.slice(i, i + MAX_IDS_PER_FRAME);
-      if (this.send(link, encode({ case: 'gossipGraft', value: create(GossipGraftSchema, { ids: chunk }) }))) {
+      // A gossip/3 peer is only asked for what it announced, so by the full ids it sent.
+      const value = link.short
+        ? create(GossipGraftSchema, { idPrefixes: prefixesOf(chunk.map(KEY)) })
+        : create(GossipGraftSchema, { ids: chunk.filter((id) => id.length === 32) });
+      if (this.send(link, encode({ case: 'gossipGraft', value }))) {
         link.counters.graftsSent++;
         this.stats.graftsSent++;
       }

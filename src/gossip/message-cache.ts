@@ -1,5 +1,7 @@
 /** One recently relayed message, kept to answer grafts. */
 export interface CachedMessage {
+  /** The full 32-byte id (announcements to gossip/3 peers carry it). */
+  id: Uint8Array;
   /** The relay encoding (ttl and hops already advanced), sent as is to a grafting peer. */
   body: Uint8Array;
   topic: string;

@@ -1,5 +1,6 @@
 /** An id announced to us whose message has not arrived yet. */
 interface Missing {
+  /** The full id once a gossip/3 peer announced it, else the 8-byte prefix announced. */
   id: Uint8Array;
   /** Peers that announced it, in announcement order; the next graft goes to the first. */
   announcers: string[];
@@ -53,6 +54,7 @@ export class MissingTable {
     const e = this.entries.get(key);
     if (e !== undefined) {
       if (e.announcers.length < this.opts.maxAnnouncers && !e.announcers.includes(peerId)) e.announcers.push(peerId);
+      if (id.length > e.id.length) e.id = new Uint8Array(id);
       return;
     }
     // Past the bound an announcement is ignored: the eager copy or a later announcement still brings the message.

@@ -83,6 +83,8 @@ export interface NodeTuning {
   gossipMode: 'flood' | 'tree';
   /** Announcements of message ids wait at most this long to be batched. */
   gossipIHaveFlushMs: number;
+  /** Least time between two announcement frames on one link (0: none); longer packs more ids per frame. */
+  gossipIHaveIntervalMs: number;
   /** An announced message that has not arrived after this long is grafted from its announcer. */
   gossipGraftTimeoutMs: number;
   /** LevelDB memory in MiB: a quarter for the write buffer (memtable), the rest for the block cache. */
@@ -102,6 +104,7 @@ export const DEFAULT_TUNING: NodeTuning = {
   seenCacheTtlMs: 10 * 60_000,
   gossipMode: 'tree',
   gossipIHaveFlushMs: 20,
+  gossipIHaveIntervalMs: 0,
   gossipGraftTimeoutMs: 250,
   // LevelDB's own defaults (4 MiB write buffer, 8 MiB cache) are sized for
   // one big database; a node's log and chain stay small and are read mostly

@@ -189,6 +189,7 @@ export class Node implements NodeApi {
         seenCacheTtlMs: t.seenCacheTtlMs,
         mode: t.gossipMode,
         ihaveFlushMs: t.gossipIHaveFlushMs,
+        ihaveIntervalMs: t.gossipIHaveIntervalMs,
         graftTimeoutMs: t.gossipGraftTimeoutMs,
         graftRetryMs: Math.max(1, Math.round(t.gossipGraftTimeoutMs / 2)),
         log,

@@ -54,7 +54,7 @@ export function encodeGossipEnvelope(env: Envelope): Uint8Array | undefined {
       return kind.value.$unknown?.length || !inRange(kind.value) ? undefined : encodeGossip(kind.value);
     case 'gossipIhave':
     case 'gossipGraft':
-      return kind.value.$unknown?.length ? undefined : encodeIds(FIELD[kind.case], kind.value.ids);
+      return kind.value.$unknown?.length ? undefined : encodeIds(FIELD[kind.case], kind.value.ids, kind.value.idPrefixes);
     case 'gossipPrune':
       return kind.value.$unknown?.length ? undefined : PRUNE;
     default:
@@ -122,11 +122,14 @@ function encodeGossip(m: GossipMessage): Uint8Array {
   return w.finish();
 }
 
-function encodeIds(field: number, ids: readonly Uint8Array[]): Uint8Array {
+/** GossipIHave and GossipGraft: repeated full ids (field 1), then the packed prefixes (field 2). */
+function encodeIds(field: number, ids: readonly Uint8Array[], prefixes: Uint8Array): Uint8Array {
   let size = 0;
   for (const id of ids) size += lenFieldSize(id.length);
+  if (prefixes.length > 0) size += lenFieldSize(prefixes.length);
   const w = envelopeWriter(field, size);
   for (const id of ids) w.varint(tag(1, WIRE_LEN)).bytes(id);
+  if (prefixes.length > 0) w.varint(tag(2, WIRE_LEN)).bytes(prefixes);
   return w.finish();
 }
 
@@ -149,12 +152,12 @@ export function decodeGossipEnvelope(body: Uint8Array): Envelope | undefined {
       return value && envelope({ case: 'gossip', value });
     }
     case FIELD.gossipIhave: {
-      const ids = decodeIds(inner);
-      return ids && envelope({ case: 'gossipIhave', value: { $typeName: TYPE.gossipIhave, ids } satisfies GossipIHave });
+      const v = decodeIds(inner);
+      return v && envelope({ case: 'gossipIhave', value: { $typeName: TYPE.gossipIhave, ...v } satisfies GossipIHave });
     }
     case FIELD.gossipGraft: {
-      const ids = decodeIds(inner);
-      return ids && envelope({ case: 'gossipGraft', value: { $typeName: TYPE.gossipGraft, ids } satisfies GossipGraft });
+      const v = decodeIds(inner);
+      return v && envelope({ case: 'gossipGraft', value: { $typeName: TYPE.gossipGraft, ...v } satisfies GossipGraft });
     }
     case FIELD.gossipPrune:
       return inner.length === 0 ? envelope({ case: 'gossipPrune', value: { $typeName: TYPE.gossipPrune } satisfies GossipPrune }) : undefined;
@@ -163,16 +166,22 @@ export function decodeGossipEnvelope(body: Uint8Array): Envelope | undefined {
   }
 }
 
-function decodeIds(inner: Uint8Array): Uint8Array[] | undefined {
+/** Full ids, then at most one prefixes field, in that order (any other form is protobuf-es's). */
+function decodeIds(inner: Uint8Array): { ids: Uint8Array[]; idPrefixes: Uint8Array } | undefined {
   const r = new LenientReader(inner);
   const ids: Uint8Array[] = [];
+  let idPrefixes: Uint8Array = EMPTY;
   while (!r.done) {
-    if (r.varint() !== tag(1, WIRE_LEN)) return undefined;
-    const id = r.bytes();
-    if (id === undefined) return undefined;
-    ids.push(id);
+    const key = r.varint();
+    if (idPrefixes !== EMPTY || (key !== tag(1, WIRE_LEN) && key !== tag(2, WIRE_LEN))) return undefined;
+    const bytes = r.bytes();
+    if (bytes === undefined) return undefined;
+    if (key === tag(1, WIRE_LEN)) ids.push(bytes);
+    // An empty field 2 is not what this node writes: protobuf-es decides.
+    else if (bytes.length === 0) return undefined;
+    else idPrefixes = bytes;
   }
-  return ids;
+  return { ids, idPrefixes };
 }
 
 function decodeGossip(inner: Uint8Array): GossipMessage | undefined {

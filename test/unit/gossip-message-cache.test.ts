@@ -4,7 +4,7 @@ import { MessageCache } from '../../src/gossip/message-cache.js';
 import type { CachedMessage } from '../../src/gossip/message-cache.js';
 
 function entry(bytes: number): CachedMessage {
-  return { body: new Uint8Array(bytes), topic: 't', knownBy: [], path: [], from: undefined, fromWeight: 0, hints: 0 };
+  return { id: new Uint8Array(32), body: new Uint8Array(bytes), topic: 't', knownBy: [], path: [], from: undefined, fromWeight: 0, hints: 0 };
 }
 
 describe('MessageCache (messages kept to answer grafts)', () => {

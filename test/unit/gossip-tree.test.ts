@@ -32,7 +32,7 @@ interface FakePeer extends Peer {
 }
 
 /** Just what Gossip uses of a Peer: an id, the advertised versions and a send that records frames. */
-function fakePeer(id: string, gossipVersions: number[] = [3, 2, 1], rttMs = -1): FakePeer {
+function fakePeer(id: string, gossipVersions: number[] = [4, 3, 2, 1], rttMs = -1): FakePeer {
   const sent: Sent[] = [];
   const waiters: { match: (k: Sent) => boolean; resolve: (k: Sent) => void }[] = [];
   const peer = {
@@ -64,9 +64,16 @@ function fakePeer(id: string, gossipVersions: number[] = [3, 2, 1], rttMs = -1):
 }
 
 const payloads = (p: FakePeer): GossipMessage[] => p.sent.flatMap((k) => (k.case === 'gossip' ? [k.value] : []));
-const announced = (p: FakePeer): string[] =>
-  p.sent.flatMap((k) => (k.case === 'gossipIhave' ? k.value.ids.map((id) => Buffer.from(id).toString('hex')) : []));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** An id as announcements and grafts name it to a gossip/4 peer: its first 8 bytes. */
+const short = (id: Uint8Array): string => hex(id.subarray(0, 8));
+/** The ids an announcement or graft names, full or as prefixes, each as its 8-byte prefix in hex. */
+function idsIn(v: { ids: Uint8Array[]; idPrefixes: Uint8Array }): string[] {
+  const out = v.ids.map(short);
+  for (let at = 0; at < v.idPrefixes.length; at += 8) out.push(hex(v.idPrefixes.subarray(at, at + 8)));
+  return out;
+}
+const announced = (p: FakePeer): string[] => p.sent.flatMap((k) => (k.case === 'gossipIhave' ? idsIn(k.value) : []));
 
 let nonce = 0n;
 function message(payload = 'hi', over: Partial<GossipMessage> = {}): GossipMessage {
@@ -75,8 +82,15 @@ function message(payload = 'hi', over: Partial<GossipMessage> = {}): GossipMessa
 }
 
 const gossipEnv = (msg: GossipMessage): Envelope => create(EnvelopeSchema, { kind: { case: 'gossip', value: msg } });
-const ihave = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) } });
-const graft = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { ids }) } });
+const prefixes = (ids: Uint8Array[]): Uint8Array => Buffer.concat(ids.map((id) => id.subarray(0, 8)));
+/** As a gossip/4 peer sends them: by id prefixes. */
+const ihave = (...ids: Uint8Array[]): Envelope =>
+  create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { idPrefixes: prefixes(ids) }) } });
+const graft = (...ids: Uint8Array[]): Envelope =>
+  create(EnvelopeSchema, { kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { idPrefixes: prefixes(ids) }) } });
+/** As a gossip/2 or /3 peer sends them: by full ids. */
+const ihaveFull = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) } });
+const graftFull = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { ids }) } });
 const prune = (): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipPrune', value: create(GossipPruneSchema) } });
 
 describe('Gossip tree mode (Plumtree)', () => {
@@ -97,9 +111,11 @@ describe('Gossip tree mode (Plumtree)', () => {
     ihaveFlushMs?: number;
     mode?: GossipMode;
     rtts?: number[];
+    /** Gossip versions the fake peers advertise. */
+    versions?: number[];
   }
 
-  async function setup({ names = ['aa', 'bb', 'cc'], ihaveFlushMs = 2, mode = 'tree', rtts = [] }: SetupOptions = {}) {
+  async function setup({ names = ['aa', 'bb', 'cc'], ihaveFlushMs = 2, mode = 'tree', rtts = [], versions = [4, 3, 2, 1] }: SetupOptions = {}) {
     const db = await openDatabase(join(dir, `db${dbs.length}`), dir);
     dbs.push(db);
     const gossip = new Gossip({
@@ -118,14 +134,14 @@ describe('Gossip tree mode (Plumtree)', () => {
     all.push(gossip);
     const delivered: StoredMessage[] = [];
     gossip.onDeliver((m) => delivered.push(m));
-    const peers = names.map((p, i) => fakePeer(p.repeat(32), [3, 2, 1], rtts[i]));
+    const peers = names.map((p, i) => fakePeer(p.repeat(32), versions, rtts[i]));
     for (const p of peers) gossip.onOpen(p);
     return { gossip, delivered, peers: peers as [FakePeer, FakePeer, FakePeer] };
   }
 
-  it('advertises gossip/3, gossip/2 and gossip/1 in tree mode, only gossip/1 when flooding', async () => {
+  it('advertises gossip/4 down to gossip/1 in tree mode, only gossip/1 when flooding', async () => {
     const { gossip } = await setup();
-    assert.deepEqual(gossip.versions, [3, 2, 1]);
+    assert.deepEqual(gossip.versions, [4, 3, 2, 1]);
     assert.equal(gossip.mode, 'tree');
   });
 
@@ -156,7 +172,7 @@ describe('Gossip tree mode (Plumtree)', () => {
     await b.next((k) => k.case === 'gossipIhave');
     const frames = b.sent.filter((k) => k.case === 'gossipIhave');
     assert.equal(frames.length, 1, 'both ids in one announcement');
-    assert.deepEqual(announced(b), [hex(m2.id), hex(m3.id)]);
+    assert.deepEqual(announced(b), [short(m2.id), short(m3.id)]);
     assert.equal(gossip.stats.ihaveSent, 2);
     assert.deepEqual(
       gossip.topicCounters().find((t) => t.topic === 'chat'),
@@ -282,7 +298,7 @@ describe('Gossip tree mode (Plumtree)', () => {
     await gossip.onMessage(b, ihave(m.id));
     const g = await b.next((k) => k.case === 'gossipGraft');
     assert.equal(g.case, 'gossipGraft');
-    assert.deepEqual(g.value.ids.map(hex), [hex(m.id)]);
+    assert.deepEqual(idsIn(g.value), [short(m.id)]);
     assert.equal(gossip.peerCounters(b.id)?.eager, true, 'the link we graft from joins the tree');
     await gossip.onMessage(b, gossipEnv(m));
     // The eager copy arriving late is a duplicate.
@@ -305,9 +321,9 @@ describe('Gossip tree mode (Plumtree)', () => {
     await gossip.onMessage(b, ihave(other.id));
     const g = await b.next((k) => k.case === 'gossipGraft');
     assert.equal(g.case, 'gossipGraft');
-    assert.deepEqual(g.value.ids.map(hex), [hex(other.id)]);
+    assert.deepEqual(idsIn(g.value), [short(other.id)]);
     assert.equal(b.sent.filter((k) => k.case === 'gossipGraft').length, 1);
-    assert.ok(!announced(c).includes(hex(m.id)), 'no announcement to a peer that announced the id');
+    assert.ok(!announced(c).includes(short(m.id)), 'no announcement to a peer that announced the id');
     assert.equal(payloads(c).length, 0);
   });
 
@@ -322,8 +338,8 @@ describe('Gossip tree mode (Plumtree)', () => {
     await relayed;
     const m2 = message('not heard of');
     await gossip.onMessage(a, gossipEnv(m2));
-    await c.next((k) => k.case === 'gossipIhave' && k.value.ids.some((id) => hex(id) === hex(m2.id)));
-    assert.ok(!announced(c).includes(hex(m1.id)));
+    await c.next((k) => k.case === 'gossipIhave' && idsIn(k.value).includes(short(m2.id)));
+    assert.ok(!announced(c).includes(short(m1.id)));
     assert.equal(gossip.stats.ihaveSent, 1);
   });
 
@@ -369,10 +385,50 @@ describe('Gossip tree mode (Plumtree)', () => {
   it('rejects oversized or malformed announcements and grafts', async () => {
     const { gossip, peers } = await setup();
     const ids = Array.from({ length: 257 }, () => new Uint8Array(32));
-    assert.throws(() => gossip.onMessage(peers[0], ihave(...ids)), { kind: 'protocol-violation' });
-    assert.throws(() => gossip.onMessage(peers[0], ihave(new Uint8Array(31))), { kind: 'protocol-violation' });
-    assert.throws(() => gossip.onMessage(peers[0], graft(...ids)), { kind: 'protocol-violation' });
-    assert.throws(() => gossip.onMessage(peers[0], graft(new Uint8Array(33))), { kind: 'protocol-violation' });
+    for (const build of [ihave, graft, ihaveFull, graftFull]) {
+      assert.throws(() => gossip.onMessage(peers[0], build(...ids)), { kind: 'protocol-violation' }, '257 ids');
+    }
+    assert.throws(() => gossip.onMessage(peers[0], ihaveFull(new Uint8Array(31))), { kind: 'protocol-violation' });
+    assert.throws(() => gossip.onMessage(peers[0], graftFull(new Uint8Array(33))), { kind: 'protocol-violation' });
+    // Prefixes: a whole number of 8 bytes, 256 at most counting the full ids beside them.
+    const ragged = create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { idPrefixes: new Uint8Array(12) }) } });
+    assert.throws(() => gossip.onMessage(peers[0], ragged), { kind: 'protocol-violation' });
+    const both = create(EnvelopeSchema, {
+      kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { ids: [new Uint8Array(32)], idPrefixes: new Uint8Array(256 * 8) }) },
+    });
+    assert.throws(() => gossip.onMessage(peers[0], both), { kind: 'protocol-violation' });
+  });
+
+  it('speaks full ids to a gossip/3 peer, which may not send prefixes', async () => {
+    const { gossip, peers } = await setup({ versions: [3, 2, 1] });
+    const [a, b] = peers;
+    await gossip.onMessage(b, prune());
+    const m = message('for an older peer');
+    await gossip.onMessage(a, gossipEnv(m));
+    const announcement = await b.next((k) => k.case === 'gossipIhave');
+    assert.ok(announcement.case === 'gossipIhave');
+    assert.deepEqual(announcement.value.ids.map(hex), [hex(m.id)]);
+    assert.equal(announcement.value.idPrefixes.length, 0);
+    const lost = message('announced by the older peer');
+    await gossip.onMessage(b, ihaveFull(lost.id));
+    const g = await b.next((k) => k.case === 'gossipGraft');
+    assert.ok(g.case === 'gossipGraft');
+    assert.deepEqual(g.value.ids.map(hex), [hex(lost.id)], 'grafted by the full id it announced');
+    assert.throws(() => gossip.onMessage(b, ihave(message('x').id)), { kind: 'protocol-violation' });
+  });
+
+  it('to a gossip/4 peer, announces 8-byte prefixes and answers a graft by prefix with the message', async () => {
+    const { gossip, peers } = await setup();
+    const [a, b] = peers;
+    await gossip.onMessage(b, prune());
+    const m = message('short ids');
+    await gossip.onMessage(a, gossipEnv(m));
+    const announcement = await b.next((k) => k.case === 'gossipIhave');
+    assert.ok(announcement.case === 'gossipIhave');
+    assert.equal(announcement.value.ids.length, 0);
+    assert.deepEqual(announcement.value.idPrefixes, m.id.subarray(0, 8));
+    await gossip.onMessage(b, graft(m.id));
+    assert.deepEqual(payloads(b).map((p) => hex(p.id)), [hex(m.id)], 'the full message, full id and all');
   });
 
   it('a flooding node speaks only gossip/1 and treats tree control messages as violations', async () => {

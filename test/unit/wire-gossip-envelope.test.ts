@@ -61,11 +61,14 @@ function randomEnvelope(r: Rng): Envelope {
       });
     case 2: {
       const ids = Array.from({ length: r.int(300) }, () => bytes(r, 33));
-      return create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) } });
+      // Full ids, gossip/4 prefixes, or (not what a node sends, but valid protobuf) both.
+      const idPrefixes = r.int(2) === 0 ? new Uint8Array(0) : bytes(r, 2100);
+      return create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { ids, idPrefixes }) } });
     }
     case 3: {
       const ids = Array.from({ length: r.int(20) }, () => bytes(r, 33));
-      return create(EnvelopeSchema, { kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { ids }) } });
+      const idPrefixes = r.int(2) === 0 ? new Uint8Array(0) : bytes(r, 200);
+      return create(EnvelopeSchema, { kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { ids, idPrefixes }) } });
     }
     default:
       return create(EnvelopeSchema, { kind: { case: 'gossipPrune', value: create(GossipPruneSchema) } });
