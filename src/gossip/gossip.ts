@@ -561,7 +561,7 @@ export class Gossip implements Protocol {
       const chunk = ids.slice(i, i + MAX_IDS_PER_FRAME);
       // A gossip/3 peer is only asked for what it announced, so by the full ids it sent.
       const value = link.short
-        ? create(GossipGraftSchema, { idPrefixes: prefixesOf(chunk.map(KEY)) })
+        ? create(GossipGraftSchema, { idPrefixes: Buffer.concat(chunk.map((id) => id.subarray(0, ID_PREFIX_BYTES))) })
         : create(GossipGraftSchema, { ids: chunk.filter((id) => id.length === 32) });
       if (this.send(link, encode({ case: 'gossipGraft', value }))) {
         link.counters.graftsSent++;
