@@ -24,7 +24,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { GossipStats } from '../src/gossip/stats.js';
 import { emptyStats } from '../src/gossip/stats.js';
-import { Node } from '../src/node/node.js';
+import type { Node } from '../src/node/node.js';
+import { buildBaseline, optionValue, type Baseline } from './baseline.js';
 
 /** From dist/bench/ where this runs. */
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -172,7 +173,16 @@ async function measure(nodes: Node[], topo: Topology, rate: number | undefined, 
   loopDelay.enable();
   // The process-wide high-water mark (maxRSS) never comes down: sample this run's own peak.
   let runPeakRss = process.memoryUsage.rss();
-  const rssSampler = setInterval(() => (runPeakRss = Math.max(runPeakRss, process.memoryUsage.rss())), 50);
+  let atPeak = process.memoryUsage();
+  const rssSampler = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    if (rss <= runPeakRss) return;
+    runPeakRss = rss;
+    // Where the peak is: V8 heap, ArrayBuffers, or native (LevelDB, malloc, code).
+    atPeak = process.memoryUsage();
+  }, 50);
+  const cpuBefore = process.cpuUsage();
+  const eluBefore = performance.eventLoopUtilization();
   const start = nowMs();
   let issueEnd = start;
   if (rate !== undefined) {
@@ -202,6 +212,8 @@ async function measure(nodes: Node[], topo: Topology, rate: number | undefined, 
     if ((await Promise.race([done.then(() => 'done' as const), quiet])) === 'done') break;
     if (nowMs() - lastProgress > QUIET_MS) break;
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  const elu = performance.eventLoopUtilization(eluBefore);
   for (const off of offs) off();
   loopDelay.disable();
   clearInterval(rssSampler);
@@ -244,7 +256,16 @@ async function measure(nodes: Node[], topo: Topology, rate: number | undefined, 
     loop_delay_p50_ms: round(loopDelay.percentile(50) / 1e6),
     loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6),
     loop_delay_max_ms: round(loopDelay.max / 1e6),
+    // Process CPU time (user + system, every thread) over the run per published message, as libp2p's 53.6 ms was defined.
+    cpu_ms_per_message: round((cpu.user + cpu.system) / 1000 / MESSAGES, 3),
+    // The event loop's busy time per message: the one thread all 32 nodes share, which is what limits the rate.
+    loop_busy_ms_per_message: round(elu.active / MESSAGES, 3),
+    loop_utilization: round(elu.utilization, 3),
     run_peak_rss_mib: round(runPeakRss / 2 ** 20, 1),
+    at_peak_heap_total_mib: round(atPeak.heapTotal / 2 ** 20, 1),
+    at_peak_heap_used_mib: round(atPeak.heapUsed / 2 ** 20, 1),
+    at_peak_array_buffers_mib: round(atPeak.arrayBuffers / 2 ** 20, 1),
+    at_peak_native_mib: round((atPeak.rss - atPeak.heapTotal - atPeak.external) / 2 ** 20, 1),
     peak_rss_mib: round(process.resourceUsage().maxRSS / 1024, 1),
   };
 }
@@ -264,7 +285,9 @@ function sustained(r: RunResult, rate: number): boolean {
 }
 
 /** One mode's whole measurement, in this process. */
-async function runMode(mode: GossipMode): Promise<Record<string, unknown>[]> {
+async function runMode(mode: GossipMode, nodeModule: string): Promise<Record<string, unknown>[]> {
+  // The node under test: this tree's, or a baseline commit's (--baseline).
+  const { Node: NodeClass } = (await import(nodeModule)) as { Node: typeof Node };
   const topo = JSON.parse(await readFile(TOPOLOGY, 'utf8')) as Topology;
   const dirs: string[] = [];
   const nodes: Node[] = [];
@@ -274,7 +297,7 @@ async function runMode(mode: GossipMode): Promise<Record<string, unknown>[]> {
       const dataDir = await mkdtemp(join(tmpdir(), `pheromones-bench-${i}-`));
       dirs.push(dataDir);
       nodes.push(
-        new Node({
+        new NodeClass({
           dataDir,
           network: 'bench',
           listenHost: '127.0.0.1',
@@ -327,10 +350,13 @@ async function runMode(mode: GossipMode): Promise<Record<string, unknown>[]> {
   }
 }
 
+const OWN_NODE_MODULE = new URL('../src/node/node.js', import.meta.url).href;
+
 /** Each mode in a child process of its own (its peak RSS is its own). */
-function runChild(mode: GossipMode): Promise<Record<string, unknown>[]> {
+function runChild(mode: GossipMode, nodeModule = OWN_NODE_MODULE): Promise<Record<string, unknown>[]> {
   return new Promise((resolvePromise, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, PHEROMONES_BENCH_MODE: mode } });
+    const env = { ...process.env, PHEROMONES_BENCH_MODE: mode, PHEROMONES_BENCH_NODE_MODULE: nodeModule };
+    const child = fork(fileURLToPath(import.meta.url), [], { env });
     const results: Record<string, unknown>[] = [];
     child.on('message', (m) => results.push(m as Record<string, unknown>));
     child.on('error', reject);
@@ -338,18 +364,56 @@ function runChild(mode: GossipMode): Promise<Record<string, unknown>[]> {
   });
 }
 
-export async function run(): Promise<Record<string, unknown>[]> {
+/** Figures compared between the working tree and a baseline, per run of the same name. */
+const COMPARED = ['loop_busy_ms_per_message', 'cpu_ms_per_message', 'run_peak_rss_mib', 'latency_last_p99_ms', 'amplification', 'publish_rate'] as const;
+
+/** Working tree / baseline for each compared figure of each run both made. */
+function ratios(mode: GossipMode, current: Record<string, unknown>[], base: Record<string, unknown>[], baseline: Baseline): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const r of current) {
+    const key = `${String(r.run)}#${String(r.attempt ?? 1)}`;
+    const b = base.find((x) => `${String(x.run)}#${String(x.attempt ?? 1)}` === key);
+    if (b === undefined || r.run === 'summary') continue;
+    const row: Record<string, unknown> = { mode, run: `ratio-${String(r.run)}`, attempt: r.attempt, baseline: baseline.commit.slice(0, 12) };
+    for (const k of COMPARED) {
+      const now = r[k];
+      const then = b[k];
+      if (typeof now === 'number' && typeof then === 'number' && then !== 0) row[k] = round(now / then, 3);
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+export async function run(options: string[] = []): Promise<Record<string, unknown>[]> {
   const results: Record<string, unknown>[] = [];
   // PHEROMONES_BENCH_MODES=tree runs one mode only (while tuning).
   const only = process.env.PHEROMONES_BENCH_MODES?.split(',');
-  for (const mode of MODES) if (only === undefined || only.includes(mode)) results.push(...(await runChild(mode)));
+  const rev = optionValue(options, '--baseline');
+  const baseline = rev === undefined ? undefined : await buildBaseline(rev);
+  try {
+    for (const mode of MODES) {
+      if (only !== undefined && !only.includes(mode)) continue;
+      if (baseline === undefined) {
+        results.push(...(await runChild(mode)));
+        continue;
+      }
+      // The baseline first, then this tree, back to back under the same load.
+      const base = (await runChild(mode, baseline.nodeModule)).map((r) => ({ ...r, version: baseline.commit.slice(0, 12) }));
+      const current = (await runChild(mode)).map((r) => ({ ...r, version: 'working tree' }));
+      results.push(...base, ...current, ...ratios(mode, current, base, baseline));
+    }
+  } finally {
+    await baseline?.remove();
+  }
   return results;
 }
 
 const childMode = process.env.PHEROMONES_BENCH_MODE;
 if (childMode !== undefined && process.send !== undefined && (MODES as readonly string[]).includes(childMode)) {
   const send = process.send.bind(process);
-  for (const r of await runMode(childMode as GossipMode)) await new Promise((ok) => send(r, undefined, {}, ok));
+  const nodeModule = process.env.PHEROMONES_BENCH_NODE_MODULE ?? OWN_NODE_MODULE;
+  for (const r of await runMode(childMode as GossipMode, nodeModule)) await new Promise((ok) => send(r, undefined, {}, ok));
   // Lingering sockets or log streams must not keep the child alive.
   process.exit(0);
 }
