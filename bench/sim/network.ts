@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
 import { pino, type Logger } from 'pino';
-import { generateIdentity } from '../../src/crypto/identity.js';
+import { identityFromSecret, type NodeIdentity } from '../../src/crypto/identity.js';
+import { sha256 } from '../../src/crypto/hash.js';
+import { isValidSecretKey } from '../../src/crypto/secp256k1.js';
 import type { DiscoveryTuning } from '../../src/discovery/discovery.js';
 import type { NodeTuning } from '../../src/node/config.js';
 import { Node } from '../../src/node/node.js';
@@ -52,6 +54,18 @@ export function hostOf(i: number): string {
   return `${1 + (i % 223)}.${Math.floor(i / 223) % 256}.${Math.floor(i / 57_088) % 256}.1`;
 }
 
+/**
+ * The identity of the index-th node of a run: derived from the seed, so a
+ * seed fixes every node id and with them the DHT's distances, buckets and
+ * lookup paths (random keys made runs of one seed differ).
+ */
+export function seededIdentity(seed: number, index: number): NodeIdentity {
+  for (let attempt = 0; ; attempt++) {
+    const secret = sha256(new TextEncoder().encode(`pheromones-sim-identity|${seed}|${index}|${attempt}`));
+    if (isValidSecretKey(secret)) return identityFromSecret(secret);
+  }
+}
+
 export class SimCluster {
   readonly net: SimNetwork;
   readonly nodes: SimNode[] = [];
@@ -89,7 +103,7 @@ export class SimCluster {
       discovery: this.opts.discovery,
       chain: { recordBroadcasts: this.opts.recordBroadcasts ?? false, mine: chain.mine ?? false, minerKey: chain.minerKey, mineEmpty: false },
       transport,
-      identity: generateIdentity(),
+      identity: seededIdentity(this.opts.seed, index),
       openDatabase: async () => {
         const db = new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' });
         await db.open();

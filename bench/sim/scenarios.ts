@@ -45,6 +45,8 @@ export class Sim {
   private readonly outbound = new Map<number, number>();
   readonly reachedTargetMs = new Map<number, number>();
   readonly target: number;
+  /** Math.random as it was before this run replaced it. */
+  private readonly processRandom: () => number;
 
   constructor(
     readonly o: ScenarioOptions,
@@ -52,6 +54,10 @@ export class Sim {
   ) {
     this.rssBefore = process.memoryUsage().rss / 1024 / 1024;
     this.clock.install();
+    // Like the clock, the process's Math.random (peer choices in discovery,
+    // reconnect jitter) is the run's own: one seed, one run.
+    this.processRandom = Math.random;
+    Math.random = seededRandom(o.seed * 104_729 + 3);
     this.random = seededRandom(o.seed * 7919 + 1);
     this.cluster = new SimCluster(this.clock, { seed: o.seed, tuning: o.tuning, ...clusterOptions });
     this.target = clusterOptions.maxOutbound ?? 8;
@@ -159,6 +165,7 @@ export class Sim {
     const stopping = this.cluster.stopAll().finally(() => (done = true));
     await this.clock.runUntilTrue(() => done, 60_000);
     this.clock.uninstall();
+    Math.random = this.processRandom;
     await stopping;
   }
 }
