@@ -163,12 +163,36 @@ export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+/** The largest path latency in a tree (exact: the farthest node from the farthest node of any start). */
+function treeDiameterMs(adj: { to: number; ms: number }[][]): number {
+  const farthest = (src: number): [number, number] => {
+    const dist = new Map<number, number>([[src, 0]]);
+    const stack = [src];
+    let best: [number, number] = [src, 0];
+    while (stack.length > 0) {
+      const u = stack.pop()!;
+      const du = dist.get(u)!;
+      if (du > best[1]) best = [u, du];
+      for (const e of adj[u] ?? []) {
+        if (dist.has(e.to)) continue;
+        dist.set(e.to, du + e.ms);
+        stack.push(e.to);
+      }
+    }
+    return best;
+  };
+  if (adj.length === 0) return 0;
+  return farthest(farthest(0)[0])[1];
+}
+
 /**
  * The shape of the broadcast tree: links eager at both ends, per (N - 1)
- * (1.0 for a spanning tree), and the share of the session graph's minimum
- * spanning tree (by the gossip link weights) among them.
+ * (1.0 for a spanning tree), the share of the session graph's minimum
+ * spanning tree (by the gossip link weights) among them, and that spanning
+ * tree's diameter in link latency: the latency of the slowest delivery a
+ * message sent along it alone can have (against the graph's own diameter).
  */
-export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstInTree: number } {
+export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstInTree: number; mstDiameterMs: number } {
   const live = cluster.live();
   const index = new Map(live.map((n, i) => [n.nodeId, i]));
   const eager = new Set<string>();
@@ -192,6 +216,7 @@ export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstI
   const find = (x: number): number => (parent[x] === x ? x : (parent[x] = find(parent[x]!)));
   let mst = 0;
   let mstEager = 0;
+  const adj: { to: number; ms: number }[][] = live.map(() => []);
   for (const e of edges.sort((x, y) => x.w - y.w)) {
     const ra = find(e.a);
     const rb = find(e.b);
@@ -199,6 +224,13 @@ export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstI
     parent[ra] = rb;
     mst++;
     if (eager.has(`${e.a},${e.b}`)) mstEager++;
+    const ms = cluster.net.latency.oneWayMs(live[e.a]!.host, live[e.b]!.host);
+    adj[e.a]!.push({ to: e.b, ms });
+    adj[e.b]!.push({ to: e.a, ms });
   }
-  return { treeLinksPerNode: round(both / Math.max(1, live.length - 1), 3), mstInTree: round(mstEager / Math.max(1, mst), 3) };
+  return {
+    treeLinksPerNode: round(both / Math.max(1, live.length - 1), 3),
+    mstInTree: round(mstEager / Math.max(1, mst), 3),
+    mstDiameterMs: Math.round(treeDiameterMs(adj)),
+  };
 }
