@@ -100,6 +100,9 @@ describe('pheromones CLI against two daemons', () => {
   test('node info, as a table and as JSON', async () => {
     const [human, json] = await Promise.all([cli(['node', 'info', ...a.flags]), cli(['node', 'info', '--json', ...a.flags])]);
     assert.match(ok(human, 'node info'), new RegExp(`node id\\s+${a.daemon.nodeId}`));
+    // The tree's repair and diagnosis counters reach the operator (nothing broadcast yet).
+    assert.match(human.stdout, /gossip repairs\s+0 recovered by graft, 0 given up, 0 stale/);
+    assert.match(human.stdout, /gossip tree\s+0 prune hints sent; duplicates: 0 on lazy links, 0 undecided/);
     const info = JSON.parse(ok(json, 'node info --json')) as Record<string, unknown>;
     assert.equal(info.nodeId, a.daemon.nodeId);
     assert.equal(info.grpcAddress, a.rpc);

@@ -31,6 +31,11 @@ export default class NodeInfo extends BaseCommand {
                 ['gossip copies received', `${info.gossip.payloadsReceived} (${info.gossip.duplicates} duplicates)`],
                 ['gossip ids announced', `${info.gossip.ihaveSent} sent, ${info.gossip.ihaveReceived} received`],
                 ['gossip grafts / prunes', `${info.gossip.graftsSent}/${info.gossip.prunesSent} sent, ${info.gossip.graftsReceived}/${info.gossip.prunesReceived} received`],
+                ['gossip repairs', `${info.gossip.recovered} recovered by graft, ${info.gossip.missingDropped} given up, ${info.gossip.stale} stale`],
+                [
+                  'gossip tree',
+                  `${info.gossip.pruneHintsSent} prune hints sent; duplicates: ${info.gossip.duplicatesOnLazy} on lazy links, ${info.gossip.duplicatesUndecided} undecided`,
+                ],
               ]
             : []),
         ],
