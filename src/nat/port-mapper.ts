@@ -6,6 +6,7 @@ import { PmpClient } from './pmp-client.js';
 import { ssdpDiscover } from './ssdp.js';
 import type { GrantedMapping, NatClient } from './types.js';
 import { UpnpClient } from './upnp-client.js';
+import { waitAtMost } from '../wait.js';
 
 export const NAT_MODES = ['none', 'auto', 'upnp', 'pmp'] as const;
 export type NatMode = (typeof NAT_MODES)[number];
@@ -113,7 +114,7 @@ export class PortMapper {
     this.stopped = true;
     clearTimeout(this.timer);
     if (this.inFlight !== undefined) {
-      await raceTimeout(this.inFlight, STOP_IN_FLIGHT_MS);
+      await waitAtMost(this.inFlight, STOP_IN_FLIGHT_MS);
       this.abort.abort();
     }
     const a = this.active;
@@ -238,8 +239,3 @@ export function clientsFor(config: NatConfig): (() => NatClient)[] {
   }
 }
 
-async function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}

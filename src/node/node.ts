@@ -22,6 +22,7 @@ import { DEFAULT_TUNING, type NodeConfig, type NodeTransport, type NodeTuning } 
 import { DirectProtocol } from './direct.js';
 import { HandshakeCounts, handshakeFailure, type HandshakeCount } from './handshake-counts.js';
 import type { DirectMessage, DiscoveryApi, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
+import { waitAtMost } from '../wait.js';
 
 const TCP_TRANSPORT: NodeTransport = { dial: (host, port, options) => dialSecure(host, port, options), listen: listenSecure };
 
@@ -278,7 +279,7 @@ export class Node implements NodeApi {
     r.gossip.close();
     // A peer that never answers our Disconnect keeps its socket until the
     // transport's 2 s destroy timer; shutdown must not wait on it longer.
-    await raceTimeout(listenerClosed, LISTENER_CLOSE_WAIT_MS);
+    await waitAtMost(listenerClosed, LISTENER_CLOSE_WAIT_MS);
     await natStopped;
     await r.log.flush();
     await r.db.close();
@@ -397,12 +398,6 @@ export class Node implements NodeApi {
 }
 
 const LISTENER_CLOSE_WAIT_MS = 2_500;
-
-async function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
 
 function emitAll<T>(listeners: Set<(v: T) => void>, value: T, logger: NodeConfig['logger']): void {
   for (const l of listeners) {
