@@ -1,38 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeAddress } from '../../src/crypto/address.js';
+import { cli as runCli } from '../helpers/cli.js';
 
-// Compiled to dist/test/unit/; the CLI entry point is bin/run.js at the repo root.
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const runJs = join(root, 'bin', 'run.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with stdin closed (not a terminal) and none of the user's PHEROMONES_* settings. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHEROMONES_')));
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [runJs, ...args],
-      { cwd: root, env: { ...clean, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end();
-  });
-}
+/** The CLI with stdin closed (not a terminal) and none of the user's PHEROMONES_* settings; scrypt makes key commands slow on a loaded machine. */
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, { timeoutMs: 60_000 });
 
 let dir: string;
 let keystore: string;
