@@ -63,7 +63,8 @@ class NodeProcess {
   ) {
     this.logFile = createWriteStream(join(dataDir, 'daemon.log'), { flags: 'a' });
     this.logFile.on('error', () => undefined);
-    this.child = spawn(process.execPath, [DAEMON_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The IPC channel is only a lifeline: it closes when this process dies, however it dies, and the daemon then stops.
+    this.child = spawn(process.execPath, [DAEMON_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.events.setMaxListeners(0);
     this.child.once('exit', () => {
       this.exited = true;

@@ -104,6 +104,34 @@ describe('pheromones devnet', () => {
     }
   });
 
+  test('its daemons stop by themselves when the devnet is killed with SIGKILL', async () => {
+    const tmp = await makeTempDir('pheromones-devnet-test-');
+    dirs.push(tmp);
+    const dir = join(tmp, 'net');
+    const env = { PHEROMONES_DEVNET: join(tmp, 'devnet.json') };
+    const devnet = spawnCli(['devnet', '--nodes', '2', '--json', '--dir', dir], env);
+    let stderr = '';
+    devnet.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<void>((resolve) => devnet.once('exit', () => resolve()));
+    try {
+      const lines = createInterface({ input: devnet.stdout, crlfDelay: Infinity });
+      const first = new Promise<string>((resolve, reject) => {
+        lines.once('line', resolve);
+        void exited.then(() => reject(new Error(`devnet exited before printing its nodes: ${stderr}`)));
+      });
+      const state = JSON.parse(await withTimeout(first, START_MS, 'the devnet JSON line')) as DevnetState;
+      for (const n of state.nodes) assert.ok(processAlive(n.pid), `node ${n.index} runs`);
+      // SIGKILL: the devnet gets no chance to stop its nodes.
+      devnet.kill('SIGKILL');
+      await withTimeout(exited, WAIT_MS, 'the devnet to die');
+      await pollUntil(async () => state.nodes.every((n) => !processAlive(n.pid)), WAIT_MS, 'the orphaned daemons to stop');
+      assert.deepEqual(await processesMentioning(dir), [], 'no daemon left running');
+    } finally {
+      devnet.kill('SIGKILL');
+      for (const pid of await processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   test('a node that cannot start stops the others, and the devnet says why in one line', async () => {
     const tmp = await makeTempDir('pheromones-devnet-test-');
     dirs.push(tmp);
