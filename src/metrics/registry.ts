@@ -159,6 +159,13 @@ export function nodeRegistry(node: MetricsSource): { registry: Registry; close()
     const g = node.gossipStats;
     return inOut(g.prunesReceived, g.prunesSent);
   });
+  totals('pheromones_gossip_repairs_total', 'Gossip tree repairs: messages recovered by a graft, and announced ids given up on (no announcer sent the message).', ['result'], () => {
+    const g = node.gossipStats;
+    return [
+      [{ result: 'recovered' }, g.recovered],
+      [{ result: 'given_up' }, g.missingDropped],
+    ];
+  });
   totals('pheromones_bans_total', 'Bans put in force since the node started (operator and misbehaviour).', [], () => [[{}, bansIssued]]);
 
   const gauge = (name: string, help: string, read: () => number | undefined): void => {

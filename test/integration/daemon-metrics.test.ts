@@ -48,12 +48,17 @@ describe('metrics endpoint', () => {
     assert.equal(idle.value('pheromones_peers'), 0);
     assert.equal(idle.value('pheromones_message_log_messages'), 0);
     assert.equal(idle.value('pheromones_chain_syncing'), 0);
+    for (const result of ['recovered', 'given_up']) {
+      const series = idle.samples.filter((s) => s.name === 'pheromones_gossip_repairs_total' && s.labels.result === result);
+      assert.deepEqual(series.map((s) => s.value), [0], `repairs ${result} is exported, at 0`);
+    }
     for (const [name, type] of [
       ['pheromones_peers', 'gauge'],
       ['pheromones_protocol_bytes_total', 'counter'],
       ['pheromones_protocol_frames_total', 'counter'],
       ['pheromones_handshakes_total', 'counter'],
       ['pheromones_gossip_delivered_total', 'counter'],
+      ['pheromones_gossip_repairs_total', 'counter'],
       ['pheromones_chain_height', 'gauge'],
       ['process_resident_memory_bytes', 'gauge'],
       ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
