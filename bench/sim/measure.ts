@@ -192,7 +192,15 @@ function treeDiameterMs(adj: { to: number; ms: number }[][]): number {
  * tree's diameter in link latency: the latency of the slowest delivery a
  * message sent along it alone can have (against the graph's own diameter).
  */
-export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstInTree: number; mstDiameterMs: number } {
+export function treeShape(cluster: SimCluster): {
+  treeLinksPerNode: number;
+  mstInTree: number;
+  mstDiameterMs: number;
+  eagerTreeDiameterMs: number;
+  roots: number;
+  rootChanges: number;
+  parentChanges: number;
+} {
   const live = cluster.live();
   const index = new Map(live.map((n, i) => [n.nodeId, i]));
   const eager = new Set<string>();
@@ -210,7 +218,26 @@ export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstI
       if (i < j) edges.push({ a: i, b: j, w: linkWeight(p.rttMs, pairHash(n.nodeId, p.nodeId)) });
     }
   }
-  const both = [...eager].filter((k) => !k.startsWith('half:')).length;
+  const bothKeys = [...eager].filter((k) => !k.startsWith('half:'));
+  const both = bothKeys.length;
+  // The tree messages actually take, when the eager links form one (else -1).
+  const eagerAdj: { to: number; ms: number }[][] = live.map(() => []);
+  for (const k of bothKeys) {
+    const [a, b] = k.split(',').map(Number) as [number, number];
+    const ms = cluster.net.latency.oneWayMs(live[a]!.host, live[b]!.host);
+    eagerAdj[a]!.push({ to: b, ms });
+    eagerAdj[b]!.push({ to: a, ms });
+  }
+  const roots = new Set<string>();
+  let rootChanges = 0;
+  let parentChanges = 0;
+  for (const n of live) {
+    const t = n.node.gossipTree;
+    if (t === undefined) continue;
+    roots.add(t.root);
+    rootChanges += t.rootChanges;
+    parentChanges += t.parentChanges;
+  }
   // Kruskal with union-find.
   const parent = live.map((_, i) => i);
   const find = (x: number): number => (parent[x] === x ? x : (parent[x] = find(parent[x]!)));
@@ -232,5 +259,9 @@ export function treeShape(cluster: SimCluster): { treeLinksPerNode: number; mstI
     treeLinksPerNode: round(both / Math.max(1, live.length - 1), 3),
     mstInTree: round(mstEager / Math.max(1, mst), 3),
     mstDiameterMs: Math.round(treeDiameterMs(adj)),
+    eagerTreeDiameterMs: both === live.length - 1 ? Math.round(treeDiameterMs(eagerAdj)) : -1,
+    roots: roots.size,
+    rootChanges,
+    parentChanges,
   };
 }

@@ -9,6 +9,7 @@ import {
   GossipMessageSchema,
   GossipPruneHintSchema,
   GossipPruneSchema,
+  GossipTreeSchema,
   type Envelope,
   type GossipMessage,
 } from '../gen/pheromones/wire/v1/wire_pb.js';
@@ -17,9 +18,10 @@ import type { Protocol } from '../peer/protocol.js';
 import type { MessageLog, StoredMessage } from '../store/message-log.js';
 import { encodeEnvelope, envelope } from '../wire/envelope.js';
 import { MessageCache, type CachedMessage } from './message-cache.js';
-import { heaviestOfCycle, linkWeight, pairHash, PATH_WEIGHTS, withWeight } from './link-weight.js';
+import { heaviestOfCycle, linkWeight, pairHash, PATH_WEIGHTS, rootedLinkWeight, withWeight } from './link-weight.js';
 import { computeMessageId } from './message-id.js';
 import { MissingTable } from './missing.js';
+import { RootTree, ROOT_TREE_DEFAULTS, type RootTreeState, type TreeAdvert } from './root-tree.js';
 import { SeenCache } from './seen-cache.js';
 import {
   emptyLinkCounters,
@@ -49,6 +51,8 @@ const TREE_VERSION = 2;
 const HINT_VERSION = 3;
 /** Announcements and grafts name messages by 8-byte id prefixes. */
 const SHORT_ID_VERSION = 4;
+/** The tree is the shortest-path tree to one root (root-tree.ts). */
+const ROOT_VERSION = 5;
 /** Bytes of an id prefix, and of a gossip map key (the seen cache keys by the same 8 bytes). */
 export const ID_PREFIX_BYTES = 8;
 /** Prune hints one message may cause or pass on at a node. */
@@ -82,6 +86,9 @@ export interface GossipOptions {
   cacheTtlMs?: number;
   /** Missing ids tracked at once. */
   missingEntries?: number;
+  /** The rooted tree's root stamps its beacon this often; a root silent for rootTimeoutMs is taken for gone. */
+  treeBeaconMs?: number;
+  treeRootTimeoutMs?: number;
 }
 
 export const GOSSIP_DEFAULTS = {
@@ -94,6 +101,8 @@ export const GOSSIP_DEFAULTS = {
   cacheBytes: 2 * 1024 * 1024,
   cacheTtlMs: 3_000,
   missingEntries: 4096,
+  treeBeaconMs: ROOT_TREE_DEFAULTS.beaconMs,
+  treeRootTimeoutMs: ROOT_TREE_DEFAULTS.rootTimeoutMs,
 };
 
 /**
@@ -128,11 +137,10 @@ interface Link {
   short: boolean;
   /** No announcement frame goes to the peer before this time. */
   quietUntil: number;
-}
-
-/** The link's weight now (its round trip is measured again at every ping). */
-function weightOf(link: Link): number {
-  return linkWeight(link.peer.rttMs, link.pair);
+  /** The peer speaks gossip/5: the tree is the rooted one, learnt from GossipTree adverts. */
+  rooted: boolean;
+  /** Gossip/5: until this time the link keeps pushing even when it is not a tree link. */
+  eagerUntil: number;
 }
 
 /**
@@ -200,7 +208,7 @@ function prefixesOf(keys: readonly string[]): Uint8Array {
 export class Gossip implements Protocol {
   readonly name = 'gossip';
   readonly versions: readonly number[];
-  readonly envelopes = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune', 'gossipPruneHint'] as const;
+  readonly envelopes = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune', 'gossipPruneHint', 'gossipTree'] as const;
   readonly stats: GossipStats = emptyStats();
   readonly mode: GossipMode;
   private readonly links = new Map<string, Link>();
@@ -213,6 +221,7 @@ export class Gossip implements Protocol {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushAt = Number.POSITIVE_INFINITY;
   private readonly localHex: string;
+  private readonly rootTree: RootTree | undefined;
   private closed = false;
 
   /** Message ids in the seen cache. */
@@ -231,11 +240,23 @@ export class Gossip implements Protocol {
       cacheBytes: opts.cacheBytes ?? GOSSIP_DEFAULTS.cacheBytes,
       cacheTtlMs: opts.cacheTtlMs ?? GOSSIP_DEFAULTS.cacheTtlMs,
       missingEntries: opts.missingEntries ?? GOSSIP_DEFAULTS.missingEntries,
+      treeBeaconMs: opts.treeBeaconMs ?? GOSSIP_DEFAULTS.treeBeaconMs,
+      treeRootTimeoutMs: opts.treeRootTimeoutMs ?? GOSSIP_DEFAULTS.treeRootTimeoutMs,
     };
     this.mode = this.cfg.mode;
     this.localHex = toHex(opts.localId);
     // A flooding node speaks only version 1, so tree peers flood to it too.
-    this.versions = this.mode === 'tree' ? [SHORT_ID_VERSION, HINT_VERSION, TREE_VERSION, 1] : [1];
+    this.versions = this.mode === 'tree' ? [ROOT_VERSION, SHORT_ID_VERSION, HINT_VERSION, TREE_VERSION, 1] : [1];
+    if (this.mode === 'tree') {
+      this.rootTree = new RootTree({
+        localHex: this.localHex,
+        beaconMs: this.cfg.treeBeaconMs,
+        rootTimeoutMs: this.cfg.treeRootTimeoutMs,
+        rttOf: (peerId) => this.links.get(peerId)?.peer.rttMs ?? -1,
+        send: (peerId, advert) => this.sendTreeAdvert(peerId, advert),
+        onChange: () => this.joinTreeLinks(),
+      });
+    }
     this.seen = new SeenCache(opts.seenCacheEntries, opts.seenCacheTtlMs);
     this.cache = new MessageCache(this.cfg.cacheEntries, this.cfg.cacheBytes, this.cfg.cacheTtlMs);
     this.missing = new MissingTable({
@@ -251,12 +272,18 @@ export class Gossip implements Protocol {
 
   onOpen(peer: Peer): void {
     const remote = peer.remoteProtocols.get(this.name) ?? [];
-    const short = this.mode === 'tree' && remote.includes(SHORT_ID_VERSION);
+    const rooted = this.mode === 'tree' && remote.includes(ROOT_VERSION);
+    const short = rooted || (this.mode === 'tree' && remote.includes(SHORT_ID_VERSION));
     const hints = short || (this.mode === 'tree' && remote.includes(HINT_VERSION));
     const tree = hints || (this.mode === 'tree' && remote.includes(TREE_VERSION));
-    // Every new link starts in the tree; duplicates prune it.
+    // A new link starts in the tree and duplicates prune it; under gossip/5 only while this node
+    // has no tree link yet (a joining node), since otherwise the tree reaches us already and the
+    // new link would carry a copy of every message until it leaves (a rotating peer: 1 duplicate
+    // per message at 40 nodes). The adverts make it a tree link within a round trip if it is one.
     const pair = pairHash(this.localHex, peer.id);
-    this.links.set(peer.id, { peer, tree, hints, short, quietUntil: 0, eager: true, pending: [], counters: emptyLinkCounters(), pair });
+    const eager = !rooted || !this.hasTreeLink();
+    this.links.set(peer.id, { peer, tree, hints, short, rooted, quietUntil: 0, eagerUntil: Date.now() + this.cfg.treeBeaconMs, eager, pending: [], counters: emptyLinkCounters(), pair });
+    if (rooted) this.rootTree?.addLink(peer.id);
   }
 
   onClose(peer: Peer): void {
@@ -264,12 +291,14 @@ export class Gossip implements Protocol {
     if (link?.peer !== peer) return;
     this.links.delete(peer.id);
     this.cache.forget(peer.id);
+    this.rootTree?.removeLink(peer.id);
   }
 
   /** Stop the timers (the node is stopping). */
   close(): void {
     this.closed = true;
     this.missing.stop();
+    this.rootTree?.close();
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.flushAt = Number.POSITIVE_INFINITY;
@@ -334,6 +363,10 @@ export class Gossip implements Protocol {
         this.stats.prunesReceived++;
         link.eager = false;
         return undefined;
+      case 'gossipTree':
+        if (!link.rooted) throw new PheromonesError('protocol-violation', 'gossip tree advert on a session without gossip/5');
+        this.onTreeAdvert(link, kind.value);
+        return undefined;
       case 'gossipPruneHint': {
         if (!link.hints) throw new PheromonesError('protocol-violation', 'gossip prune hint on a session without gossip/3');
         const { id, weight } = kind.value;
@@ -345,6 +378,63 @@ export class Gossip implements Protocol {
       default:
         return undefined;
     }
+  }
+
+  /** Where this node is in the rooted tree (gossip/5), or undefined when flooding. */
+  treeState(): (RootTreeState & { rootChanges: number; parentChanges: number }) | undefined {
+    const t = this.rootTree;
+    return t === undefined ? undefined : { ...t.state(), rootChanges: t.rootChanges, parentChanges: t.parentChanges };
+  }
+
+  /** The link's weight now (its round trip is measured again at every ping). */
+  private weightOf(link: Link): number {
+    if (!link.rooted || this.rootTree === undefined) return linkWeight(link.peer.rttMs, link.pair);
+    return rootedLinkWeight(link.peer.rttMs, link.pair, this.rootTree.isTreeLink(link.peer.id));
+  }
+
+  /**
+   * Links of the rooted tree push eagerly. A link outside it (a new one, a
+   * former tree link, a grafted repair) keeps pushing for one more beacon
+   * period, so a node between two parents is never cut off, and then only
+   * announces: the mesh becomes the tree before any message has to prune it
+   * (docs/scale.md measured those prunes at 0.12 of the amplification).
+   * Duplicates still prune through the cycle rule meanwhile.
+   */
+  private joinTreeLinks(): void {
+    const tree = this.rootTree;
+    if (tree === undefined) return;
+    const now = Date.now();
+    for (const link of this.links.values()) {
+      if (!link.rooted) continue;
+      if (tree.isTreeLink(link.peer.id)) {
+        link.eager = true;
+        link.eagerUntil = now + this.cfg.treeBeaconMs;
+      } else if (link.eager && now >= link.eagerUntil) {
+        link.eager = false;
+        this.stats.treeLinksLeft++;
+      }
+    }
+  }
+
+  private hasTreeLink(): boolean {
+    const tree = this.rootTree;
+    if (tree === undefined) return false;
+    for (const link of this.links.values()) if (link.rooted && tree.isTreeLink(link.peer.id)) return true;
+    return false;
+  }
+
+  private sendTreeAdvert(peerId: string, advert: TreeAdvert): void {
+    const link = this.links.get(peerId);
+    if (link === undefined) return;
+    const value = create(GossipTreeSchema, { root: Buffer.from(advert.root, 'hex'), seq: BigInt(advert.seq), distanceMs: advert.distanceMs, parent: advert.parent });
+    if (this.send(link, encode({ case: 'gossipTree', value }))) this.stats.treeAdvertsSent++;
+  }
+
+  private onTreeAdvert(link: Link, value: { root: Uint8Array; seq: bigint; distanceMs: number; parent: boolean }): void {
+    if (value.root.length !== 32) throw new PheromonesError('protocol-violation', `gossip tree root of ${value.root.length} bytes`);
+    if (value.seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new PheromonesError('protocol-violation', `gossip tree stamp ${value.seq} out of range`);
+    this.stats.treeAdvertsReceived++;
+    this.rootTree?.onAdvert(link.peer.id, { root: toHex(value.root), seq: Number(value.seq), distanceMs: value.distanceMs, parent: value.parent });
   }
 
   /** Tree control messages from a peer that did not agree to gossip/2 (or to a flooding node) break the protocol. */
@@ -401,7 +491,7 @@ export class Gossip implements Protocol {
       // bound (docs/scale.md), and at 1,000 nodes it did not lower the duplicates.
       if (link.tree && !link.eager) this.stats.duplicatesOnLazy++;
       else if (link.tree && first !== undefined) {
-        const heaviest = heaviestOfCycle(weightOf(link), first.path, msg.pathWeights);
+        const heaviest = heaviestOfCycle(this.weightOf(link), first.path, msg.pathWeights);
         if (heaviest === undefined) this.stats.duplicatesUndecided++;
         else if (heaviest.on === 'link') this.prune(link);
         else if (heaviest.on === 'first') this.takeHint(msg.id, first, heaviest.weight);
@@ -425,7 +515,7 @@ export class Gossip implements Protocol {
     const hops = msg.hops + 1;
     if (msg.ttl > 0) {
       const ttl = Math.min(msg.ttl, this.opts.ttl) - 1;
-      const path = withWeight(msg.pathWeights, weightOf(link));
+      const path = withWeight(msg.pathWeights, this.weightOf(link));
       // The decoded message is ours: advance it in place rather than copy a 1 KiB payload into a new one.
       msg.ttl = ttl;
       msg.hops = hops;
@@ -452,7 +542,7 @@ export class Gossip implements Protocol {
       const knownBy = [...announcers];
       if (from !== undefined && !knownBy.includes(from.peer.id)) knownBy.push(from.peer.id);
       // The id is copied: a received one is a view into its whole record.
-      this.cache.add(key, { id: new Uint8Array(id), body, topic, knownBy, path, from: from?.peer.id, fromWeight: from === undefined ? 0 : weightOf(from), hints: 0 });
+      this.cache.add(key, { id: new Uint8Array(id), body, topic, knownBy, path, from: from?.peer.id, fromWeight: from === undefined ? 0 : this.weightOf(from), hints: 0 });
     }
     // Both ends of a lazy link usually hold the message: only one needs to
     // announce it. The end nearer the origin (fewer hops) announces first and
@@ -556,6 +646,7 @@ export class Gossip implements Protocol {
     if (link === undefined) return;
     // The link we ask the message from becomes our branch of the tree.
     link.eager = true;
+    link.eagerUntil = Date.now() + this.cfg.treeBeaconMs;
     for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
       const chunk = ids.slice(i, i + MAX_IDS_PER_FRAME);
       // A gossip/3 peer is only asked for what it announced, so by the full ids it sent.
@@ -573,6 +664,7 @@ export class Gossip implements Protocol {
     link.counters.graftsReceived++;
     this.stats.graftsReceived++;
     link.eager = true;
+    link.eagerUntil = Date.now() + this.cfg.treeBeaconMs;
     for (const id of ids) {
       const entry = this.cache.get(KEY(id));
       if (entry === undefined) continue;

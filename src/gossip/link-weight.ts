@@ -74,6 +74,21 @@ export function linkWeight(rttMs: number, pair: number): number {
   return rttBucket(rttMs) * BUCKET_UNIT + pair;
 }
 
+/** Gossip/5 weights take the top bit for "not a tree link" (root-tree.ts). */
+const NOT_IN_TREE = 2 ** 31;
+
+/**
+ * Gossip/5's weight of a link: lighter than any other when it is a link of
+ * the rooted tree, so the prune rule takes out the other links of every
+ * cycle and keeps the rooted tree; below that bit the gossip/4 weight (its
+ * lowest bit dropped) orders the rest, and all links while the tree is
+ * still being learnt.
+ */
+export function rootedLinkWeight(rttMs: number, pair: number, inTree: boolean): number {
+  const w = Math.floor(linkWeight(rttMs, pair) / 2);
+  return inTree ? w : NOT_IN_TREE + w;
+}
+
 /** The heaviest PATH_WEIGHTS of `weights` and `w`, heaviest first (a new array). */
 export function withWeight(weights: readonly number[], w: number): number[] {
   const out = [...weights, w].sort((a, b) => b - a);

@@ -51,8 +51,13 @@ export interface GossipStats extends LinkGossipCounters {
   pruneHintsSent: number;
   /** Duplicates whose cycle's heaviest link the path weights could not tell (lists full). */
   duplicatesUndecided: number;
-  /** Duplicates pushed on a link that is lazy at our end (answered with a prune). */
+  /** Duplicates pushed on a link that is lazy at our end (counted only, docs/scale.md says why). */
   duplicatesOnLazy: number;
+  /** Rooted-tree adverts (gossip/5) sent and received. */
+  treeAdvertsSent: number;
+  treeAdvertsReceived: number;
+  /** Gossip/5 links that stopped pushing because they stayed outside the rooted tree for a beacon period. */
+  treeLinksLeft: number;
 }
 
 export function emptyLinkCounters(): LinkGossipCounters {
@@ -70,7 +75,7 @@ export function emptyLinkCounters(): LinkGossipCounters {
 }
 
 export function emptyStats(): GossipStats {
-  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0, pruneHintsSent: 0, duplicatesUndecided: 0, duplicatesOnLazy: 0 };
+  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0, pruneHintsSent: 0, duplicatesUndecided: 0, duplicatesOnLazy: 0, treeAdvertsSent: 0, treeAdvertsReceived: 0, treeLinksLeft: 0 };
 }
 
 /** Topics are chosen by remote origins: past this many, the rest share one entry. */

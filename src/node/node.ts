@@ -99,6 +99,11 @@ export class Node implements NodeApi {
     return { ...(this.run?.gossip.stats ?? emptyGossipStats()) };
   }
 
+  /** Where the node is in gossip's rooted tree (root, distance, parent); undefined before start or when flooding. */
+  get gossipTree(): ReturnType<Gossip['treeState']> {
+    return this.run?.gossip.treeState();
+  }
+
   /** Entries in the gossip seen cache (message ids remembered to drop copies); 0 before start. */
   get seenCacheSize(): number {
     return this.run?.gossip.seenSize ?? 0;

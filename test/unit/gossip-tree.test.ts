@@ -12,6 +12,7 @@ import {
   GossipMessageSchema,
   GossipPruneHintSchema,
   GossipPruneSchema,
+  GossipTreeSchema,
   type Envelope,
   type GossipMessage,
 } from '../../src/gen/pheromones/wire/v1/wire_pb.js';
@@ -92,6 +93,8 @@ const graft = (...ids: Uint8Array[]): Envelope =>
 const ihaveFull = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipIhave', value: create(GossipIHaveSchema, { ids }) } });
 const graftFull = (...ids: Uint8Array[]): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipGraft', value: create(GossipGraftSchema, { ids }) } });
 const prune = (): Envelope => create(EnvelopeSchema, { kind: { case: 'gossipPrune', value: create(GossipPruneSchema) } });
+const treeAdvert = (root: Uint8Array, seq: bigint, distanceMs: number, parent = false): Envelope =>
+  create(EnvelopeSchema, { kind: { case: 'gossipTree', value: create(GossipTreeSchema, { root, seq, distanceMs, parent }) } });
 
 describe('Gossip tree mode (Plumtree)', () => {
   let dir = '';
@@ -139,9 +142,9 @@ describe('Gossip tree mode (Plumtree)', () => {
     return { gossip, delivered, peers: peers as [FakePeer, FakePeer, FakePeer] };
   }
 
-  it('advertises gossip/4 down to gossip/1 in tree mode, only gossip/1 when flooding', async () => {
+  it('advertises gossip/5 down to gossip/1 in tree mode, only gossip/1 when flooding', async () => {
     const { gossip } = await setup();
-    assert.deepEqual(gossip.versions, [4, 3, 2, 1]);
+    assert.deepEqual(gossip.versions, [5, 4, 3, 2, 1]);
     assert.equal(gossip.mode, 'tree');
   });
 
@@ -243,6 +246,50 @@ describe('Gossip tree mode (Plumtree)', () => {
     assert.ok(!b.sent.some((k) => k.case === 'gossipPrune'));
     assert.equal(gossip.stats.duplicatesOnLazy, 1);
     assert.equal(gossip.peerCounters(b.id)?.eager, false);
+  });
+
+  it('gossip/5: tells each peer its place in the rooted tree, follows a lower root through the peer offering it, and opens later links only announcing', async () => {
+    const v5 = [5, 4, 3, 2, 1];
+    const { gossip, peers } = await setup({ versions: v5, rtts: [30, 30, 30] });
+    const [a, b] = peers;
+    const own = await a.next((k) => k.case === 'gossipTree');
+    assert.ok(own.case === 'gossipTree');
+    assert.equal(hex(own.value.root), '01'.repeat(32), 'alone, a node is its own root');
+    assert.equal(own.value.distanceMs, 0);
+    assert.equal(own.value.parent, false);
+
+    const lower = new Uint8Array(32);
+    await gossip.onMessage(a, treeAdvert(lower, 5n, 40));
+    const toA = await a.next((k) => k.case === 'gossipTree' && k.value.parent);
+    assert.ok(toA.case === 'gossipTree');
+    assert.equal(hex(toA.value.root), '00'.repeat(32));
+    assert.equal(toA.value.distanceMs, 70, "the parent's distance plus the link's round trip");
+    assert.equal(toA.value.seq, 5n, "the stamp of the parent's path");
+    const toB = await b.next((k) => k.case === 'gossipTree' && hex(k.value.root) === '00'.repeat(32));
+    assert.ok(toB.case === 'gossipTree');
+    assert.equal(toB.value.parent, false);
+    assert.deepEqual(gossip.treeState(), { root: '00'.repeat(32), seq: 5, distanceMs: 70, parent: a.id, rootChanges: 1, parentChanges: 1 });
+
+    // With a tree link, a new link starts outside the tree: it is only announced to.
+    const d = fakePeer('dd'.repeat(32), v5, 30);
+    gossip.onOpen(d);
+    assert.equal(gossip.peerCounters(d.id)?.eager, false);
+    assert.equal(gossip.peerCounters(a.id)?.eager, true);
+    const m = message('rooted');
+    await gossip.onMessage(a, gossipEnv(m));
+    await d.next((k) => k.case === 'gossipIhave');
+    assert.equal(payloads(d).length, 0);
+    assert.deepEqual(announced(d), [short(m.id)]);
+  });
+
+  it('gossip/5: tree adverts are refused from gossip/4 sessions and with a malformed root', async () => {
+    const { gossip, peers } = await setup({ versions: [5, 4, 3, 2, 1] });
+    const old = fakePeer('ee'.repeat(32), [4, 3, 2, 1]);
+    gossip.onOpen(old);
+    assert.throws(() => gossip.onMessage(old, treeAdvert(new Uint8Array(32), 1n, 0)), { kind: 'protocol-violation' });
+    assert.throws(() => gossip.onMessage(peers[0], treeAdvert(new Uint8Array(31), 1n, 0)), { kind: 'protocol-violation' });
+    assert.throws(() => gossip.onMessage(peers[0], treeAdvert(new Uint8Array(32), 2n ** 60n, 0)), { kind: 'protocol-violation' });
+    assert.equal(gossip.treeState()?.root, '01'.repeat(32), 'nothing refused was taken up');
   });
 
   it('takes prune hints only from gossip/3 peers', async () => {
