@@ -16,7 +16,7 @@ import {
 import type { Peer } from '../peer/peer.js';
 import type { Protocol } from '../peer/protocol.js';
 import type { MessageLog, StoredMessage } from '../store/message-log.js';
-import { encodeEnvelope, envelope } from '../wire/envelope.js';
+import { decodeEnvelope, encodeEnvelope, envelope } from '../wire/envelope.js';
 import { MessageCache, type CachedMessage } from './message-cache.js';
 import { heaviestOfCycle, linkWeight, pairHash, PATH_WEIGHTS, rootedLinkWeight, withWeight } from './link-weight.js';
 import { computeMessageId } from './message-id.js';
@@ -157,6 +157,30 @@ function encode(kind: Envelope['kind']): Uint8Array {
 
 function encodeGossip(msg: GossipMessage): Uint8Array {
   return encode({ case: 'gossip', value: msg });
+}
+
+const NO_ID = new Uint8Array(0);
+
+/** The encoding a gossip/5 peer gets: without the id, which it computes from the content anyway to check it. */
+function encodeBare(msg: GossipMessage): Uint8Array {
+  const id = msg.id;
+  msg.id = NO_ID;
+  try {
+    return encodeGossip(msg);
+  } finally {
+    msg.id = id;
+  }
+}
+
+/** The cached message's encoding for `link`, made from the other one when only that was needed so far. */
+function cachedBody(entry: CachedMessage, rooted: boolean): Uint8Array {
+  if (rooted && entry.bare !== undefined) return entry.bare;
+  if (entry.body !== undefined) return entry.body;
+  const env = decodeEnvelope(entry.bare!);
+  if (env.kind.case !== 'gossip') throw new PheromonesError('internal', 'a cached gossip body is not a gossip message');
+  env.kind.value.id = entry.id;
+  entry.body = encodeGossip(env.kind.value);
+  return entry.body;
 }
 
 export function topicBytes(topic: string): number {
@@ -335,7 +359,7 @@ export class Gossip implements Protocol {
     const key = KEY(id);
     this.seen.add(id);
     const delivered = this.deliver(msg, 0);
-    this.relay(key, id, topic, body, undefined, 0, []);
+    this.relay(key, msg, body, undefined, 0, []);
     const stored = await delivered;
     if (stored === undefined) throw new PheromonesError('internal', 'a fresh broadcast id is already in the message log');
     return stored;
@@ -470,6 +494,9 @@ export class Gossip implements Protocol {
   private onGossip(link: Link, msg: GossipMessage): Promise<void> | undefined {
     link.counters.payloadsReceived++;
     this.stats.payloadsReceived++;
+    // A gossip/5 peer leaves the id out: it is the hash of the content, which is checked anyway.
+    const idComputed = msg.id.length === 0 && link.rooted;
+    if (idComputed) msg.id = computeMessageId(msg);
     if (msg.id.length !== 32) throw new PheromonesError('protocol-violation', `gossip id of ${msg.id.length} bytes`);
     if (msg.pathWeights.length > PATH_WEIGHTS) {
       throw new PheromonesError('protocol-violation', `gossip path of ${msg.pathWeights.length} weights`);
@@ -498,7 +525,7 @@ export class Gossip implements Protocol {
       }
       return undefined;
     }
-    this.validate(msg);
+    this.validate(msg, idComputed);
     this.seen.add(msg.id);
     const wasMissing = this.missing.resolve(key);
     if (wasMissing?.grafted === true) this.stats.recovered++;
@@ -520,30 +547,19 @@ export class Gossip implements Protocol {
       msg.ttl = ttl;
       msg.hops = hops;
       msg.pathWeights = path;
-      const body = encodeGossip(msg);
-      this.relay(key, msg.id, msg.topic, body, link, hops, path, wasMissing?.announcers);
+      this.relay(key, msg, undefined, link, hops, path, wasMissing?.announcers);
     }
     return this.deliver(msg, hops).then(() => undefined);
   }
 
-  /** Push `body` to the tree (to everyone when flooding), announce it on the other links. */
-  private relay(
-    key: string,
-    id: Uint8Array,
-    topic: string,
-    body: Uint8Array,
-    from: Link | undefined,
-    hops: number,
-    path: number[],
-    announcers: string[] = [],
-  ): void {
-    const counters = this.topics.get(topic);
-    if (this.mode === 'tree') {
-      const knownBy = [...announcers];
-      if (from !== undefined && !knownBy.includes(from.peer.id)) knownBy.push(from.peer.id);
-      // The id is copied: a received one is a view into its whole record.
-      this.cache.add(key, { id: new Uint8Array(id), body, topic, knownBy, path, from: from?.peer.id, fromWeight: from === undefined ? 0 : this.weightOf(from), hints: 0 });
-    }
+  /**
+   * Push `msg` (its relay form) to the tree (to everyone when flooding), announce it on the other
+   * links. `full` is its encoding with the id when already made.
+   */
+  private relay(key: string, msg: GossipMessage, full: Uint8Array | undefined, from: Link | undefined, hops: number, path: number[], announcers: string[] = []): void {
+    const counters = this.topics.get(msg.topic);
+    let body = full;
+    let bare: Uint8Array | undefined;
     // Both ends of a lazy link usually hold the message: only one needs to
     // announce it. The end nearer the origin (fewer hops) announces first and
     // the other, hearing that announcement before its own is due, leaves the
@@ -555,7 +571,8 @@ export class Gossip implements Protocol {
     for (const link of this.links.values()) {
       if (link === from) continue;
       if (link.eager || !link.tree) {
-        if (this.send(link, body)) {
+        const out = link.rooted ? (bare ??= encodeBare(msg)) : (body ??= encodeGossip(msg));
+        if (this.send(link, out)) {
           link.counters.payloadsSent++;
           this.stats.payloadsSent++;
           counters.payloadsSent++;
@@ -566,6 +583,13 @@ export class Gossip implements Protocol {
         firstDue = Math.min(firstDue, due);
         if (link.pending.length >= MAX_IDS_PER_FRAME) this.flushLink(link, Number.POSITIVE_INFINITY);
       }
+    }
+    if (this.mode === 'tree') {
+      const knownBy = [...announcers];
+      if (from !== undefined && !knownBy.includes(from.peer.id)) knownBy.push(from.peer.id);
+      if (body === undefined && bare === undefined) bare = encodeBare(msg);
+      // The id is copied: a received one is a view into its whole record.
+      this.cache.add(key, { id: new Uint8Array(msg.id), body, bare, topic: msg.topic, knownBy, path, from: from?.peer.id, fromWeight: from === undefined ? 0 : this.weightOf(from), hints: 0 });
     }
     if (firstDue !== Number.POSITIVE_INFINITY) this.armFlush(firstDue);
   }
@@ -668,7 +692,7 @@ export class Gossip implements Protocol {
     for (const id of ids) {
       const entry = this.cache.get(KEY(id));
       if (entry === undefined) continue;
-      if (this.send(link, entry.body)) {
+      if (this.send(link, cachedBody(entry, link.rooted))) {
         link.counters.payloadsSent++;
         this.stats.payloadsSent++;
         this.topics.get(entry.topic).payloadsSent++;
@@ -677,13 +701,14 @@ export class Gossip implements Protocol {
   }
 
   /** Hostile input: a bad id means the frame was forged or corrupted. */
-  private validate(msg: GossipMessage): void {
+  private validate(msg: GossipMessage, idComputed = false): void {
     if (msg.id.length !== 32) throw new PheromonesError('protocol-violation', `gossip id of ${msg.id.length} bytes`);
     if (msg.origin.length !== 32) throw new PheromonesError('protocol-violation', `gossip origin of ${msg.origin.length} bytes`);
     if (topicBytes(msg.topic) > MAX_TOPIC_BYTES) {
       throw new PheromonesError('protocol-violation', `gossip topic of ${topicBytes(msg.topic)} bytes`);
     }
     if (msg.hops >= MAX_HOPS) throw new PheromonesError('protocol-violation', `gossip hops ${msg.hops}`);
+    if (idComputed) return;
     const id = computeMessageId(msg);
     if (Buffer.compare(id, msg.id) !== 0) throw new PheromonesError('protocol-violation', 'gossip id does not match its content');
   }

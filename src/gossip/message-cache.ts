@@ -2,8 +2,13 @@
 export interface CachedMessage {
   /** The full 32-byte id (announcements to gossip/3 peers carry it). */
   id: Uint8Array;
-  /** The relay encoding (ttl and hops already advanced), sent as is to a grafting peer. */
-  body: Uint8Array;
+  /**
+   * The relay encoding (ttl and hops already advanced), sent as is to a
+   * grafting peer: `body` with the id (gossip/1-4 peers), `bare` without it
+   * (gossip/5 peers compute it); at least one of them, the other made when asked.
+   */
+  body?: Uint8Array;
+  bare?: Uint8Array;
   topic: string;
   /** Peers known to hold the message (its sender, those that announced it): no announcement goes to them. Usually one or two. */
   knownBy: string[];
@@ -60,8 +65,9 @@ export class MessageCache {
     if (this.entries.has(key)) return;
     const now = this.now();
     this.entries.set(key, { ...entry, addedMs: now });
-    this.arrivals.push({ key, bytes: entry.body.length, addedMs: now });
-    this.bytes += entry.body.length;
+    const bytes = (entry.body?.length ?? 0) + (entry.bare?.length ?? 0);
+    this.arrivals.push({ key, bytes, addedMs: now });
+    this.bytes += bytes;
     const cutoff = now - this.maxAgeMs;
     while (this.entries.size > 1) {
       const oldest = this.arrivals[this.head]!;

@@ -172,7 +172,8 @@ export class RootTree {
     if (best !== this.root) {
       this.rootChanges++;
       this.root = best;
-      this.newestSeq = best === this.opts.localHex ? Date.now() : -1;
+      // Stamps are the root's clock in ms, so 0 is older than any: the first path offered is taken.
+      this.newestSeq = best === this.opts.localHex ? Date.now() : 0;
       this.newestAt = Date.now();
       this.seq = this.newestSeq;
       this.feasibleMs = NO_PATH;

@@ -57,3 +57,15 @@ test('a newer stamp is always taken; a node named as parent is never the parent 
     tree.close();
   }
 });
+
+test('a root heard of only from its own children is followed with no path and stamp 0 until a newer stamp comes', () => {
+  const { tree } = node({ c: 10, s: 10 });
+  try {
+    tree.onAdvert('c', { root: ROOT, seq: 9, distanceMs: 30, parent: true });
+    assert.deepEqual(tree.state(), { root: ROOT, seq: 0, distanceMs: NO_PATH, parent: undefined });
+    tree.onAdvert('s', { root: ROOT, seq: 9, distanceMs: 30, parent: false });
+    assert.deepEqual(tree.state(), { root: ROOT, seq: 9, distanceMs: 40, parent: 's' });
+  } finally {
+    tree.close();
+  }
+});

@@ -280,6 +280,22 @@ describe('Gossip tree mode (Plumtree)', () => {
     await d.next((k) => k.case === 'gossipIhave');
     assert.equal(payloads(d).length, 0);
     assert.deepEqual(announced(d), [short(m.id)]);
+    // b is still pushed to for a beacon period; a gossip/5 peer gets the message without its id.
+    assert.equal(payloads(b).length, 1);
+    assert.equal(payloads(b)[0]!.id.length, 0);
+  });
+
+  it('gossip/5: a message without its id is taken from a gossip/5 peer (the id is its hash) and refused from older ones', async () => {
+    const { gossip, delivered, peers } = await setup({ versions: [5, 4, 3, 2, 1] });
+    const old = fakePeer('ee'.repeat(32), [4, 3, 2, 1]);
+    gossip.onOpen(old);
+    const m = message('bare');
+    const id = m.id;
+    await gossip.onMessage(peers[0], gossipEnv({ ...m, id: new Uint8Array(0) }));
+    assert.equal(delivered.length, 1);
+    assert.equal(hex(delivered[0]!.id), hex(id));
+    assert.equal(hex(payloads(old)[0]!.id), hex(id), 'relayed with its id to the gossip/4 peer');
+    assert.throws(() => gossip.onMessage(old, gossipEnv({ ...message('old'), id: new Uint8Array(0) })), { kind: 'protocol-violation' });
   });
 
   it('gossip/5: tree adverts are refused from gossip/4 sessions and with a malformed root', async () => {
