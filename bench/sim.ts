@@ -44,9 +44,9 @@ function parse(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1] ?? '';
-    const num = (): number => {
+    const num = (least = Number.MIN_VALUE): number => {
       const n = Number(value);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, not "${value}"`);
+      if (value === '' || !Number.isFinite(n) || n < least) throw new Error(`${flag} needs a ${least === 0 ? 'non-negative' : 'positive'} number, not "${value}"`);
       i++;
       return n;
     };
@@ -85,7 +85,7 @@ function parse(argv: string[]): Args {
         a.graftTimeoutMs = num();
         break;
       case '--ihave-interval':
-        a.ihaveIntervalMs = num();
+        a.ihaveIntervalMs = num(0);
         break;
       case '--gossip-mode':
         if (value !== 'tree' && value !== 'flood') throw new Error(`--gossip-mode is tree or flood, not "${value}"`);

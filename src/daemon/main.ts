@@ -36,6 +36,7 @@ function logSessionTotals(node: NodeApi, log: Logger): void {
         direction: p.direction,
         messagesIn: p.messagesIn,
         messagesOut: p.messagesOut,
+        treeAdvertsOut: p.gossip?.treeAdvertsSent ?? 0,
         bytesIn: p.bytesIn,
         bytesOut: p.bytesOut,
         seconds: Math.round((Date.now() - p.connectedSinceMs) / 1000),

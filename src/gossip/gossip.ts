@@ -94,7 +94,7 @@ export interface GossipOptions {
 export const GOSSIP_DEFAULTS = {
   mode: 'tree' as GossipMode,
   ihaveFlushMs: 20,
-  ihaveIntervalMs: 0,
+  ihaveIntervalMs: 1_000,
   graftTimeoutMs: 250,
   graftRetryMs: 150,
   cacheEntries: 1024,
@@ -246,6 +246,7 @@ export class Gossip implements Protocol {
   private flushAt = Number.POSITIVE_INFINITY;
   private readonly localHex: string;
   private readonly rootTree: RootTree | undefined;
+  private lastClosed: { id: string; counters: PeerGossipCounters } | undefined;
   private closed = false;
 
   /** Message ids in the seen cache. */
@@ -313,6 +314,7 @@ export class Gossip implements Protocol {
   onClose(peer: Peer): void {
     const link = this.links.get(peer.id);
     if (link?.peer !== peer) return;
+    this.lastClosed = { id: peer.id, counters: { ...link.counters, eager: link.eager } };
     this.links.delete(peer.id);
     this.cache.forget(peer.id);
     this.rootTree?.removeLink(peer.id);
@@ -332,6 +334,14 @@ export class Gossip implements Protocol {
   onDeliver(listener: (msg: StoredMessage) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * The counters of the session with `peerId` that closed last, if it was the last to close: the
+   * peer layer reports a disconnect right after its protocols' onClose, so that event can carry them.
+   */
+  closedCounters(peerId: string): PeerGossipCounters | undefined {
+    return this.lastClosed?.id === peerId ? this.lastClosed.counters : undefined;
   }
 
   peerCounters(peerId: string): PeerGossipCounters | undefined {
@@ -451,12 +461,16 @@ export class Gossip implements Protocol {
     const link = this.links.get(peerId);
     if (link === undefined) return;
     const value = create(GossipTreeSchema, { root: Buffer.from(advert.root, 'hex'), seq: BigInt(advert.seq), distanceMs: advert.distanceMs, parent: advert.parent });
-    if (this.send(link, encode({ case: 'gossipTree', value }))) this.stats.treeAdvertsSent++;
+    if (this.send(link, encode({ case: 'gossipTree', value }))) {
+      link.counters.treeAdvertsSent++;
+      this.stats.treeAdvertsSent++;
+    }
   }
 
   private onTreeAdvert(link: Link, value: { root: Uint8Array; seq: bigint; distanceMs: number; parent: boolean }): void {
     if (value.root.length !== 32) throw new PheromonesError('protocol-violation', `gossip tree root of ${value.root.length} bytes`);
     if (value.seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new PheromonesError('protocol-violation', `gossip tree stamp ${value.seq} out of range`);
+    link.counters.treeAdvertsReceived++;
     this.stats.treeAdvertsReceived++;
     this.rootTree?.onAdvert(link.peer.id, { root: toHex(value.root), seq: Number(value.seq), distanceMs: value.distanceMs, parent: value.parent });
   }

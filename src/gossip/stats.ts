@@ -15,6 +15,9 @@ export interface LinkGossipCounters {
   /** Prune notices (a link taken out of the tree). */
   prunesSent: number;
   prunesReceived: number;
+  /** Rooted-tree adverts (gossip/5). */
+  treeAdvertsSent: number;
+  treeAdvertsReceived: number;
 }
 
 /** Per-peer counters plus whether we push full messages to that peer. */
@@ -53,9 +56,6 @@ export interface GossipStats extends LinkGossipCounters {
   duplicatesUndecided: number;
   /** Duplicates pushed on a link that is lazy at our end (counted only, docs/scale.md says why). */
   duplicatesOnLazy: number;
-  /** Rooted-tree adverts (gossip/5) sent and received. */
-  treeAdvertsSent: number;
-  treeAdvertsReceived: number;
   /** Gossip/5 links that stopped pushing because they stayed outside the rooted tree for a beacon period. */
   treeLinksLeft: number;
 }
@@ -71,11 +71,13 @@ export function emptyLinkCounters(): LinkGossipCounters {
     graftsReceived: 0,
     prunesSent: 0,
     prunesReceived: 0,
+    treeAdvertsSent: 0,
+    treeAdvertsReceived: 0,
   };
 }
 
 export function emptyStats(): GossipStats {
-  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0, pruneHintsSent: 0, duplicatesUndecided: 0, duplicatesOnLazy: 0, treeAdvertsSent: 0, treeAdvertsReceived: 0, treeLinksLeft: 0 };
+  return { ...emptyLinkCounters(), framesSent: 0, framesReceived: 0, stale: 0, delivered: 0, recovered: 0, missingDropped: 0, pruneHintsSent: 0, duplicatesUndecided: 0, duplicatesOnLazy: 0, treeLinksLeft: 0 };
 }
 
 /** Topics are chosen by remote origins: past this many, the rest share one entry. */

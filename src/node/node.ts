@@ -21,7 +21,7 @@ import type { LocalHello, SecureTransportOptions } from '../transport/types.js';
 import { DEFAULT_TUNING, type NodeConfig, type NodeTransport, type NodeTuning } from './config.js';
 import { DirectProtocol } from './direct.js';
 import { HandshakeCounts, handshakeFailure, type HandshakeCount } from './handshake-counts.js';
-import type { DirectMessage, DiscoveryApi, NodeApi, NodeInfo, PeerEvent, PeerInfo, StoredMessage } from './types.js';
+import type { DirectMessage, DiscoveryApi, NodeApi, NodeInfo, NodePeerEvent, PeerInfo, StoredMessage } from './types.js';
 import { waitAtMost } from '../wait.js';
 
 const TCP_TRANSPORT: NodeTransport = { dial: (host, port, options) => dialSecure(host, port, options), listen: listenSecure };
@@ -67,7 +67,7 @@ export class Node implements NodeApi {
   private isReady = false;
   private readonly messageListeners = new Set<(msg: StoredMessage) => void>();
   private readonly directListeners = new Set<(msg: DirectMessage) => void>();
-  private readonly peerListeners = new Set<(ev: PeerEvent) => void>();
+  private readonly peerListeners = new Set<(ev: NodePeerEvent) => void>();
   private readonly extraProtocols: Protocol[] = [];
   private disc: Discovery | undefined;
   private readonly handshakes = new HandshakeCounts();
@@ -218,7 +218,9 @@ export class Node implements NodeApi {
       manager.registerProtocol(chainNode.protocol);
       gossip.onDeliver((msg) => emitAll(this.messageListeners, msg, logger));
       direct.onDirect((msg) => emitAll(this.directListeners, msg, logger));
-      manager.onEvent((ev) => emitAll(this.peerListeners, ev, logger));
+      manager.onEvent((ev) =>
+        emitAll(this.peerListeners, ev.type === 'disconnected' ? { ...ev, peer: { ...ev.peer, gossip: gossip.closedCounters(ev.peer.nodeId) } } : ev, logger),
+      );
 
       // One hello object for every session: with port 0 the real port is only
       // known once listening, and inbound handshakes read it from here.
@@ -396,7 +398,7 @@ export class Node implements NodeApi {
     return () => this.directListeners.delete(listener);
   }
 
-  onPeerEvent(listener: (ev: PeerEvent) => void): () => void {
+  onPeerEvent(listener: (ev: NodePeerEvent) => void): () => void {
     this.peerListeners.add(listener);
     return () => this.peerListeners.delete(listener);
   }

@@ -21,6 +21,9 @@ export interface PeerInfo extends PeerSessionInfo {
   gossip?: PeerGossipCounters;
 }
 
+/** Peer events as the node reports them: a disconnect also tells what gossip did on the session. */
+export type NodePeerEvent = Exclude<PeerEvent, { type: 'disconnected' }> | (Extract<PeerEvent, { type: 'disconnected' }> & { peer: PeerInfo });
+
 export interface NodeInfo {
   nodeId: string;
   version: string;
@@ -90,7 +93,7 @@ export interface NodeApi {
   /** Every message as it is logged (seq order). Returns an unsubscribe function. */
   onMessage(listener: (msg: StoredMessage) => void): () => void;
   onDirect(listener: (msg: DirectMessage) => void): () => void;
-  onPeerEvent(listener: (ev: PeerEvent) => void): () => void;
+  onPeerEvent(listener: (ev: NodePeerEvent) => void): () => void;
   /** True once the data is loaded and the node is serving. */
   readonly ready: boolean;
   /** Present on nodes that run discovery. */

@@ -36,7 +36,7 @@ describe('Node peers', () => {
     assert.equal(info.direction, 'outbound');
     assert.equal(info.address, b.listenAddress);
     assert.equal(info.listenAddress, b.listenAddress);
-    assert.deepEqual([...info.protocols].sort(), ['chain/1', 'direct/1', 'discovery/1', 'gossip/1', 'gossip/2', 'gossip/3', 'gossip/4']);
+    assert.deepEqual([...info.protocols].sort(), ['chain/1', 'direct/1', 'discovery/1', 'gossip/1', 'gossip/2', 'gossip/3', 'gossip/4', 'gossip/5']);
     await waitFor('b to list a', () => b.listPeers().length === 1);
     const back = b.listPeers()[0]!;
     assert.equal(back.nodeId, a.nodeId);
