@@ -318,7 +318,7 @@ export class Node implements NodeApi {
       peersInbound: r.peers.count('inbound'),
       peersOutbound: r.peers.count('outbound'),
       messageLogSize: r.log.size,
-      gossip: { mode: r.gossip.mode, totals: { ...r.gossip.stats }, topics: r.gossip.topicCounters() },
+      gossip: { mode: r.gossip.mode, totals: { ...r.gossip.stats }, topics: r.gossip.topicCounters(), tree: r.gossip.treeState() },
     };
   }
 

@@ -21,6 +21,15 @@ export interface PeerInfo extends PeerSessionInfo {
   gossip?: PeerGossipCounters;
 }
 
+/** Where a node is in gossip/5's rooted tree. */
+export interface GossipTreeInfo {
+  root: string;
+  distanceMs: number;
+  parent: string | undefined;
+  rootChanges: number;
+  parentChanges: number;
+}
+
 /** Peer events as the node reports them: a disconnect also tells what gossip did on the session. */
 export type NodePeerEvent = Exclude<PeerEvent, { type: 'disconnected' }> | (Extract<PeerEvent, { type: 'disconnected' }> & { peer: PeerInfo });
 
@@ -45,7 +54,7 @@ export interface NodeInfo {
   /** Number of messages in the persistent message log. */
   messageLogSize: number;
   /** Gossip totals and per-topic counters since start. */
-  gossip?: { mode: string; totals: GossipStats; topics: TopicGossipCounters[] };
+  gossip?: { mode: string; totals: GossipStats; topics: TopicGossipCounters[]; tree?: GossipTreeInfo };
 }
 
 /** Discovery: bans, DHT lookups and the peer store (src/discovery). */

@@ -16,6 +16,7 @@ import { ApiChannel } from '../../src/api/client.js';
 import { readCookie } from '../../src/api/auth.js';
 import { reflect } from '../../src/api/reflection.js';
 import { MessageService } from '../../src/gen/pheromones/admin/v1/message_pb.js';
+import { NodeService } from '../../src/gen/pheromones/admin/v1/node_pb.js';
 import { PeerService } from '../../src/gen/pheromones/admin/v1/peer_pb.js';
 import { Health, HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health_pb.js';
 
@@ -103,6 +104,7 @@ describe('pheromones CLI against two daemons', () => {
     // The tree's repair and diagnosis counters reach the operator (nothing broadcast yet).
     assert.match(human.stdout, /gossip repairs\s+0 recovered by graft, 0 given up, 0 stale/);
     assert.match(human.stdout, /gossip tree\s+0 prune hints sent; duplicates: 0 on lazy links, 0 undecided/);
+    assert.match(human.stdout, /gossip root\s+this node\n/, 'alone, a node is its own root');
     const info = JSON.parse(ok(json, 'node info --json')) as Record<string, unknown>;
     assert.equal(info.nodeId, a.daemon.nodeId);
     assert.equal(info.grpcAddress, a.rpc);
@@ -124,6 +126,12 @@ describe('pheromones CLI against two daemons', () => {
     assert.deepEqual(peersA.map((p) => [p.nodeId, p.direction]), [[b.daemon.nodeId, 'PEER_DIRECTION_OUTBOUND']]);
     assert.deepEqual(peersB.map((p) => [p.nodeId, p.direction]), [[a.daemon.nodeId, 'PEER_DIRECTION_INBOUND']]);
     assert.match(ok(tableA, 'peers list'), new RegExp(`^NODE ID .*\\n${b.daemon.nodeId}\\s+127\\.0\\.0\\.1:${b.daemon.port}\\s`));
+    // The two agree on a rooted tree: the lower id is the root, and the other hangs from it.
+    const [low, high] = a.daemon.nodeId < b.daemon.nodeId ? [a, b] : [b, a];
+    await pollUntil(async () => (await high.channel.service(NodeService).getInfo()).gossip?.treeParent === low.daemon.nodeId, 10_000, 'the tree advert');
+    const [lowInfo, highInfo] = await Promise.all([cli(['node', 'info', ...low.flags]), cli(['node', 'info', ...high.flags])]);
+    assert.match(ok(lowInfo, 'node info'), /gossip root\s+this node\n/);
+    assert.match(ok(highInfo, 'node info'), new RegExp(`gossip root\\s+${low.daemon.nodeId}, \\d+ ms away through ${low.daemon.nodeId}\\n`));
   });
 
   test('msg send on one node is seen by msg watch on the other and by msg list on both', async () => {

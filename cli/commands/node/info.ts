@@ -32,6 +32,7 @@ export default class NodeInfo extends BaseCommand {
                 ['gossip ids announced', `${info.gossip.ihaveSent} sent, ${info.gossip.ihaveReceived} received`],
                 ['gossip grafts / prunes', `${info.gossip.graftsSent}/${info.gossip.prunesSent} sent, ${info.gossip.graftsReceived}/${info.gossip.prunesReceived} received`],
                 ['gossip repairs', `${info.gossip.recovered} recovered by graft, ${info.gossip.missingDropped} given up, ${info.gossip.stale} stale`],
+                ...(info.gossip.treeRoot ? [['gossip root', rootLine(info.nodeId, info.gossip.treeRoot, info.gossip.treeDistanceMs, info.gossip.treeParent)]] : []),
                 [
                   'gossip tree',
                   `${info.gossip.pruneHintsSent} prune hints sent; duplicates: ${info.gossip.duplicatesOnLazy} on lazy links, ${info.gossip.duplicatesUndecided} undecided`,
@@ -42,6 +43,13 @@ export default class NodeInfo extends BaseCommand {
       ),
     );
   }
+}
+
+/** Where the node is in the rooted tree: "this node", or the root, the distance and the parent. */
+function rootLine(self: string, root: string, distanceMs: number, parent: string): string {
+  if (root === self) return 'this node';
+  if (parent === '') return `${root} (no path now: waiting for its next beacon)`;
+  return `${root}, ${distanceMs} ms away through ${parent}`;
 }
 
 /** "203.0.113.7:7000 (nat-pmp via 192.168.1.1:5351, renewed)" or why there is none. */

@@ -23,7 +23,20 @@ export function nodeService(node: NodeApi, grpcAddress: () => string): ImplOf<ty
         peersInbound: info.peersInbound,
         peersOutbound: info.peersOutbound,
         messageLogSize: BigInt(info.messageLogSize),
-        gossip: info.gossip === undefined ? undefined : { mode: info.gossip.mode, ...countersToApi(info.gossip.totals) },
+        gossip:
+          info.gossip === undefined
+            ? undefined
+            : {
+                mode: info.gossip.mode,
+                ...countersToApi(info.gossip.totals),
+                ...(info.gossip.tree && {
+                  treeRoot: info.gossip.tree.root,
+                  treeDistanceMs: info.gossip.tree.distanceMs,
+                  treeParent: info.gossip.tree.parent ?? '',
+                  treeRootChanges: BigInt(info.gossip.tree.rootChanges),
+                  treeParentChanges: BigInt(info.gossip.tree.parentChanges),
+                }),
+              },
         gossipTopics: info.gossip?.topics.map((t) => countersToApi(t)) ?? [],
       };
     },
