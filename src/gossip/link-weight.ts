@@ -37,7 +37,7 @@ const BUCKET_UNIT = 2 ** 26;
  * (a busy event loop adds more than the wire), and 20%-wide buckets at 0-5 ms
  * would give the two ends of a link different weights.
  */
-const RTT_FLOOR_MS = 20;
+export const RTT_FLOOR_MS = 20;
 
 function rttBucket(rttMs: number): number {
   if (!(rttMs >= 0)) return UNMEASURED_BUCKET;

@@ -1,3 +1,5 @@
+import { RTT_FLOOR_MS } from './link-weight.js';
+
 /**
  * Gossip/5's rooted tree: every node keeps a shortest round-trip path to one
  * root, the lowest node id it hears of, and the links of these paths are the
@@ -52,8 +54,6 @@ export const ROOT_TREE_DEFAULTS = {
 
 /** An unmeasured link costs this much, so a measured one is preferred. */
 const UNMEASURED_RTT_MS = 2_000;
-/** Round trips below this are noise (a busy loop adds more than the wire). */
-const RTT_FLOOR_MS = 1;
 /** A better parent must be this much nearer the root, so jitter does not swap parents. */
 const SWITCH_RATIO = 0.9;
 /** A distance change smaller than this share is not worth an advert of its own (the next beacon carries it). */
@@ -66,6 +66,12 @@ const FLUSH_MS = 10;
 interface TreeLink {
   /** The neighbour's latest advert to us. */
   heard?: TreeAdvert;
+  /**
+   * The least round trip measured on the link: a ping answered late by a
+   * busy peer or a full queue says nothing about the path, and a parent
+   * chosen on the last sample would change with every such ping.
+   */
+  rttMs?: number;
   /** Our latest advert to it. */
   told?: TreeAdvert;
 }
@@ -192,9 +198,11 @@ export class RootTree {
     this.scheduleFlush();
   }
 
-  private costVia(peerId: string, h: TreeAdvert): number {
+  /** Round trips under RTT_FLOOR_MS count as that (on a LAN or loopback they are noise), so there the tree is by hop count. */
+  private costVia(peerId: string, link: TreeLink, h: TreeAdvert): number {
     const rtt = this.opts.rttOf(peerId);
-    return h.distanceMs + (rtt < 0 ? UNMEASURED_RTT_MS : Math.max(RTT_FLOOR_MS, Math.round(rtt)));
+    if (rtt >= 0) link.rttMs = Math.min(link.rttMs ?? rtt, rtt);
+    return h.distanceMs + (link.rttMs === undefined ? UNMEASURED_RTT_MS : Math.max(RTT_FLOOR_MS, Math.round(link.rttMs)));
   }
 
   private feasible(h: TreeAdvert): boolean {
@@ -215,7 +223,7 @@ export class RootTree {
     for (const [id, link] of this.links) {
       const h = link.heard;
       if (h === undefined || !this.feasible(h)) continue;
-      const cost = this.costVia(id, h);
+      const cost = this.costVia(id, link, h);
       if (id === this.parent) current = cost;
       if (cost < bestCost || (cost === bestCost && bestId !== undefined && id < bestId)) {
         bestCost = cost;

@@ -24,17 +24,17 @@ test('a node that loses its parent takes no path through its own subtree, only a
   try {
     tree.onAdvert('p', { root: ROOT, seq: 100, distanceMs: 20, parent: false });
     tree.onAdvert('s', { root: ROOT, seq: 100, distanceMs: 40, parent: false });
-    assert.deepEqual(tree.state(), { root: ROOT, seq: 100, distanceMs: 30, parent: 'p' });
+    assert.deepEqual(tree.state(), { root: ROOT, seq: 100, distanceMs: 40, parent: 'p' }, 'round trips under 20 ms count as 20');
     tree.onAdvert('c', { root: ROOT, seq: 100, distanceMs: 40, parent: true });
     assert.equal(tree.isTreeLink('c'), true, 'a child names us its parent');
     assert.equal(tree.isTreeLink('s'), false);
 
     tree.removeLink('p');
-    // s's 40 ms is not below the 30 ms we announced at stamp 100: its path may run through us.
+    // s's 40 ms is not below the 40 ms we announced at stamp 100: its path may run through us.
     assert.deepEqual(tree.state(), { root: ROOT, seq: 100, distanceMs: NO_PATH, parent: undefined });
     tree.onAdvert('s', { root: ROOT, seq: 100, distanceMs: 25, parent: false });
     assert.equal(tree.state().parent, 's', 'a shorter path than any we announced cannot pass through us');
-    assert.equal(tree.state().distanceMs, 35);
+    assert.equal(tree.state().distanceMs, 45);
   } finally {
     tree.close();
   }
@@ -50,9 +50,9 @@ test('a newer stamp is always taken; a node named as parent is never the parent 
     tree.addLink('a');
     assert.deepEqual(tree.state(), { root: '10'.repeat(32), seq: 5, distanceMs: NO_PATH, parent: undefined }, 'b follows us, so it cannot lead us to the root');
     tree.onAdvert('b', { root: '10'.repeat(32), seq: 6, distanceMs: 50, parent: false });
-    assert.deepEqual(tree.state(), { root: '10'.repeat(32), seq: 6, distanceMs: 60, parent: 'b' });
+    assert.deepEqual(tree.state(), { root: '10'.repeat(32), seq: 6, distanceMs: 70, parent: 'b' });
     tree.onAdvert('a', { root: ROOT, seq: 1, distanceMs: 500, parent: false });
-    assert.deepEqual(tree.state(), { root: ROOT, seq: 1, distanceMs: 510, parent: 'a' }, 'the lowest root known, whatever the distance');
+    assert.deepEqual(tree.state(), { root: ROOT, seq: 1, distanceMs: 520, parent: 'a' }, 'the lowest root known, whatever the distance');
   } finally {
     tree.close();
   }
@@ -64,7 +64,23 @@ test('a root heard of only from its own children is followed with no path and st
     tree.onAdvert('c', { root: ROOT, seq: 9, distanceMs: 30, parent: true });
     assert.deepEqual(tree.state(), { root: ROOT, seq: 0, distanceMs: NO_PATH, parent: undefined });
     tree.onAdvert('s', { root: ROOT, seq: 9, distanceMs: 30, parent: false });
-    assert.deepEqual(tree.state(), { root: ROOT, seq: 9, distanceMs: 40, parent: 's' });
+    assert.deepEqual(tree.state(), { root: ROOT, seq: 9, distanceMs: 50, parent: 's' });
+  } finally {
+    tree.close();
+  }
+});
+
+test('a parent is chosen on the least round trip seen on its link, so one late pong does not move the tree', () => {
+  const rtts: Record<string, number> = { a: 40, b: 50 };
+  const { tree } = node(rtts);
+  try {
+    tree.onAdvert('a', { root: ROOT, seq: 1, distanceMs: 100, parent: false });
+    tree.onAdvert('b', { root: ROOT, seq: 1, distanceMs: 100, parent: false });
+    assert.equal(tree.state().parent, 'a');
+    rtts.a = 900;
+    tree.onAdvert('b', { root: ROOT, seq: 2, distanceMs: 100, parent: false });
+    tree.onAdvert('a', { root: ROOT, seq: 2, distanceMs: 100, parent: false });
+    assert.deepEqual(tree.state(), { root: ROOT, seq: 2, distanceMs: 140, parent: 'a' });
   } finally {
     tree.close();
   }
