@@ -541,7 +541,7 @@ export class Gossip implements Protocol {
     }
     this.validate(msg, idComputed);
     this.seen.add(msg.id);
-    const wasMissing = this.missing.resolve(key);
+    const wasMissing = this.missing.resolve(key, link.peer.id);
     if (wasMissing?.grafted === true) this.stats.recovered++;
     const topic = this.topics.get(msg.topic);
     topic.payloadsReceived++;

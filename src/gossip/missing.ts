@@ -4,16 +4,22 @@ interface Missing {
   id: Uint8Array;
   /** Peers that announced it, in announcement order; the next graft goes to the first. */
   announcers: string[];
+  /** When the first announcement came. */
+  announcedAt: number;
   deadline: number;
-  /** A graft went out for it. */
-  grafted: boolean;
+  /** Peers a graft for it went to. */
+  asked: string[];
 }
 
 export interface MissingOptions {
   maxEntries: number;
   /** Announcers remembered per id. */
   maxAnnouncers: number;
-  /** Wait after the first announcement before grafting (the eager copy is usually on its way). */
+  /**
+   * Least wait after the first announcement before grafting (the eager copy
+   * is usually on its way); the wait adapts up to 4 times this to how late
+   * eager copies have been arriving after their announcements.
+   */
   timeoutMs: number;
   /** Wait after a graft before asking the next announcer. */
   retryMs: number;
@@ -33,6 +39,9 @@ export interface MissingOptions {
  */
 export class MissingTable {
   private readonly entries = new Map<string, Missing>();
+  /** Smoothed lateness of eager copies after their first announcement, and its mean deviation (RFC 6298's estimator), or -1 before any. */
+  private lateMs = -1;
+  private lateDevMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private readonly now: () => number;
@@ -49,6 +58,30 @@ export class MissingTable {
     return this.entries.has(key);
   }
 
+  /**
+   * The wait before a graft now. Under load the tree's copies queue behind
+   * other work at every hop and come later than announcements over shorter
+   * paths; grafting them anyway sends each message twice, which loads the
+   * loop further. So the wait is what the eager copies' lateness has been
+   * (mean plus 4 deviations, as TCP's retransmission timeout), between the
+   * configured wait and 4 times it.
+   */
+  get timeoutMs(): number {
+    const base = this.opts.timeoutMs;
+    if (this.lateMs < 0) return base;
+    return Math.min(4 * base, Math.max(base, Math.round(this.lateMs + 4 * this.lateDevMs)));
+  }
+
+  private sampleLateness(ms: number): void {
+    if (this.lateMs < 0) {
+      this.lateMs = ms;
+      this.lateDevMs = ms / 2;
+      return;
+    }
+    this.lateDevMs += (Math.abs(this.lateMs - ms) - this.lateDevMs) / 4;
+    this.lateMs += (ms - this.lateMs) / 8;
+  }
+
   /** `peerId` announced `id`, which we do not have. */
   announce(key: string, id: Uint8Array, peerId: string): void {
     const e = this.entries.get(key);
@@ -59,21 +92,25 @@ export class MissingTable {
     }
     // Past the bound an announcement is ignored: the eager copy or a later announcement still brings the message.
     if (this.entries.size >= this.opts.maxEntries) return;
-    const deadline = this.now() + this.opts.timeoutMs;
-    this.entries.set(key, { id: new Uint8Array(id), announcers: [peerId], deadline, grafted: false });
+    const now = this.now();
+    const deadline = now + this.timeoutMs;
+    this.entries.set(key, { id: new Uint8Array(id), announcers: [peerId], announcedAt: now, deadline, asked: [] });
     this.arm(deadline);
   }
 
   /**
-   * The message arrived: whether it had been grafted (recovered through an
-   * announcement), and the announcers not yet asked (they hold it).
+   * The message arrived from `fromPeer`: whether it had been grafted
+   * (recovered through an announcement), and the announcers not yet asked
+   * (they hold it).
    */
-  resolve(key: string): { grafted: boolean; announcers: string[] } | undefined {
+  resolve(key: string, fromPeer: string): { grafted: boolean; announcers: string[] } | undefined {
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
     this.entries.delete(key);
     if (this.entries.size === 0) this.disarm();
-    return { grafted: e.grafted, announcers: e.announcers };
+    // A copy from anyone but the peer grafted was pushed: how late the tree's copy was.
+    if (!e.asked.includes(fromPeer)) this.sampleLateness(this.now() - e.announcedAt);
+    return { grafted: e.asked.length > 0, announcers: e.announcers };
   }
 
   stop(): void {
@@ -119,7 +156,7 @@ export class MissingTable {
       let ids = grafts.get(to);
       if (ids === undefined) grafts.set(to, (ids = []));
       ids.push(e.id);
-      e.grafted = true;
+      e.asked.push(to);
       e.deadline = now + this.opts.retryMs;
       next = Math.min(next, e.deadline);
     }
