@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MessageRecordSchema } from '../gen/pheromones/store/v1/store_pb.js';
 import { toHex } from '../crypto/hash.js';
 import { IdFilter } from './id-filter.js';
-import { ExactWriter, WIRE_LEN, WIRE_VARINT, lenFieldSize, tag, varintSize } from '../wire/proto-bytes.js';
+import { ExactWriter, LenientReader, WIRE_LEN, WIRE_VARINT, lenFieldSize, tag, varintSize } from '../wire/proto-bytes.js';
 import { bytesSublevel, type BytesSublevel, type Database } from './database.js';
 
 /** One delivered broadcast, as stored in the message log. */
@@ -124,8 +124,44 @@ function decodeRecord(seq: bigint, bytes: Uint8Array): StoredMessage {
   };
 }
 
+/**
+ * A value starting with this byte is a segment: records of consecutive seqs,
+ * the first under the segment's key, each preceded by its length as a
+ * varint. A single record never starts with it (a protobuf tag is never 0).
+ * One LevelDB put per batch of records instead of one per record: the puts'
+ * cost on the event loop (classic-level converts each operation) was about
+ * a sixth of the 32-node broadcast bench's loop time (docs/protocol.md).
+ */
+const SEGMENT = 0x00;
+/** A segment is closed at this many bytes (one record may take it past). */
+const SEGMENT_BYTES = 256 * 1024;
+
+/** A segment of `records` (records of consecutive seqs). */
+export function encodeSegment(records: Uint8Array[]): Uint8Array {
+  let size = 1;
+  for (const r of records) size += varintSize(r.length) + r.length;
+  const w = new ExactWriter(size);
+  w.raw(Uint8Array.of(SEGMENT));
+  for (const r of records) w.bytes(r);
+  return w.finish();
+}
+
+/** The records of a stored value (a segment, or one record of the first format), as views; throws on a damaged segment. */
+export function recordsOf(value: Uint8Array): Uint8Array[] {
+  if (value.length === 0 || value[0] !== SEGMENT) return [value];
+  const r = new LenientReader(value, 1);
+  const out: Uint8Array[] = [];
+  while (!r.done) {
+    const record = r.bytes();
+    if (record === undefined) throw new Error(`damaged message log segment: ${value.length} bytes, ${out.length} records read`);
+    out.push(record);
+  }
+  return out;
+}
+
 /** Most messages written in one LevelDB batch. */
 const MAX_BATCH = 512;
+
 
 interface PendingAppend {
   record: EncodedRecord;
@@ -134,8 +170,9 @@ interface PendingAppend {
 }
 
 /**
- * The delivered-message log: records under an 8-byte big-endian sequence key
- * (so LevelDB's key order is arrival order) plus an id → seq index. Appends
+ * The delivered-message log: records under 8-byte big-endian sequence keys
+ * (so LevelDB's key order is arrival order), several to a segment under the
+ * seq of its first, plus an id → seq index. Appends
  * are queued and written by one writer, several per LevelDB batch while a
  * write is in flight, so seq order is exactly the order append() was called
  * in and each append resolves in that order.
@@ -162,8 +199,8 @@ export class MessageLog {
   /** Recover the sequence from what is on disk. */
   static async open(db: Database): Promise<MessageLog> {
     const log = new MessageLog(db);
-    for await (const key of log.messages.keys({ reverse: true, limit: 1 })) {
-      log.nextSeq = seqFromKey(key) + 1n;
+    for await (const [key, value] of log.messages.iterator({ reverse: true, limit: 1 })) {
+      log.nextSeq = seqFromKey(key) + BigInt(recordsOf(value).length);
     }
     // One pass over the id index, in the background: it takes about 6 s per
     // million messages, which start-up should not wait for.
@@ -237,6 +274,15 @@ export class MessageLog {
     const ops: { type: 'put'; sublevel: BytesSublevel; key: Uint8Array; value: Uint8Array }[] = [];
     const results: (StoredMessage | undefined)[] = [];
     let seq = this.nextSeq;
+    let segment: Uint8Array[] = [];
+    let segmentBytes = 0;
+    const closeSegment = (): void => {
+      if (segment.length === 0) return;
+      const first = seq - BigInt(segment.length);
+      ops.push({ type: 'put', sublevel: this.messages, key: seqKey(first), value: segment.length === 1 ? segment[0]! : encodeSegment(segment) });
+      segment = [];
+      segmentBytes = 0;
+    };
     for (const record of records) {
       const { msg, value } = record;
       const hex = inBatch === undefined ? '' : toHex(msg.id);
@@ -245,15 +291,15 @@ export class MessageLog {
         continue;
       }
       inBatch?.add(hex);
-      const key = seqKey(seq);
-      ops.push(
-        { type: 'put', sublevel: this.messages, key, value },
-        { type: 'put', sublevel: this.ids, key: msg.id, value: key },
-      );
+      if (segmentBytes + value.length > SEGMENT_BYTES) closeSegment();
+      ops.push({ type: 'put', sublevel: this.ids, key: msg.id, value: seqKey(seq) });
+      segment.push(value);
+      segmentBytes += value.length;
       msg.seq = seq;
       results.push(msg);
       seq++;
     }
+    closeSegment();
     if (ops.length > 0) await this.db.batch(ops);
     for (const m of results) if (m !== undefined) this.known.add(m.id);
     this.nextSeq = seq;
@@ -266,11 +312,18 @@ export class MessageLog {
     if (limit <= 0) return out;
     const from = afterSeq < 0n ? 0n : afterSeq;
     if (from >= 0xffffffffffffffffn) return out;
-    for await (const [key, value] of this.messages.iterator({ gt: seqKey(from) })) {
-      const msg = decodeRecord(seqFromKey(key), value);
-      if (topic !== undefined && msg.topic !== topic) continue;
-      out.push(msg);
-      if (out.length >= limit) break;
+    // The first wanted seq may be inside a segment that starts before it.
+    const start = (await this.entryHolding(from + 1n))?.first ?? from + 1n;
+    for await (const [key, value] of this.messages.iterator({ gte: seqKey(start) })) {
+      let seq = seqFromKey(key);
+      for (const record of recordsOf(value)) {
+        if (seq > from) {
+          const msg = decodeRecord(seq, record);
+          if (topic === undefined || msg.topic === topic) out.push(msg);
+          if (out.length >= limit) return out;
+        }
+        seq++;
+      }
     }
     return out;
   }
@@ -278,7 +331,19 @@ export class MessageLog {
   async get(id: Uint8Array): Promise<StoredMessage | undefined> {
     const key = await this.ids.get(id);
     if (key === undefined) return undefined;
-    const value = await this.messages.get(key);
-    return value === undefined ? undefined : decodeRecord(seqFromKey(key), value);
+    const seq = seqFromKey(key);
+    const entry = await this.entryHolding(seq);
+    const record = entry === undefined ? undefined : recordsOf(entry.value)[Number(seq - entry.first)];
+    return record === undefined ? undefined : decodeRecord(seq, record);
+  }
+
+  /** The stored value whose seqs include `seq` (the last entry keyed at or before it), if any. */
+  private async entryHolding(seq: bigint): Promise<{ first: bigint; value: Uint8Array } | undefined> {
+    if (seq > 0xffffffffffffffffn) return undefined;
+    for await (const [key, value] of this.messages.iterator({ lte: seqKey(seq), reverse: true, limit: 1 })) {
+      const first = seqFromKey(key);
+      return seq - first < BigInt(recordsOf(value).length) ? { first, value } : undefined;
+    }
+    return undefined;
   }
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PheromonesError } from '../../src/errors.js';
 import { openDatabase } from '../../src/store/database.js';
-import { MessageLog, encodeRecord, encodeRecordReflective, seqKey, type NewMessage } from '../../src/store/message-log.js';
+import { bytesSublevel } from '../../src/store/database.js';
+import { MessageLog, encodeRecord, encodeRecordReflective, encodeSegment, recordsOf, seqKey, type NewMessage } from '../../src/store/message-log.js';
 import { rng } from '../helpers/fuzz.js';
 
 function message(i: number, topic = 't'): NewMessage {
@@ -114,6 +115,80 @@ describe('MessageLog', () => {
     const tail = await log.list(298n, 10);
     assert.deepEqual(tail.map((m) => m.seq), [299n, 300n, 301n, 302n]);
     await db.close();
+  });
+
+  it('writes a batch of appends as one segment, and reads any seq in it by seq and by id', async () => {
+    const d = await dir();
+    const db = await openDatabase(join(d, 'db'), d);
+    const log = await MessageLog.open(db);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => log.append(message(i))));
+    await log.append(message(40));
+    // Keys are the seqs each segment starts at: 1 (forty records) and 41 (one record, stored alone).
+    const raw = bytesSublevel(db, 'messages');
+    const entries: [bigint, number][] = [];
+    for await (const [k, v] of raw.iterator()) entries.push([new DataView(k.buffer, k.byteOffset, 8).getBigUint64(0), recordsOf(v).length]);
+    assert.deepEqual(entries, [
+      [1n, 40],
+      [41n, 1],
+    ]);
+    // From inside a segment, across into the next.
+    assert.deepEqual((await log.list(37n, 10)).map((m) => m.seq), [38n, 39n, 40n, 41n]);
+    assert.deepEqual((await log.list(0n, 2)).map((m) => m.seq), [1n, 2n]);
+    assert.deepEqual(await log.get(message(22).id), { ...message(22), seq: 23n });
+    assert.equal((await log.get(message(40).id))?.seq, 41n);
+    await db.close();
+  });
+
+  it('closes a segment at 256 KiB, so a batch of large messages spans several', async () => {
+    const d = await dir();
+    const db = await openDatabase(join(d, 'db'), d);
+    const log = await MessageLog.open(db);
+    const big = (i: number): NewMessage => ({ ...message(i), payload: new Uint8Array(100_000).fill(i) });
+    await Promise.all(Array.from({ length: 7 }, (_, i) => log.append(big(i))));
+    const counts: number[] = [];
+    for await (const v of bytesSublevel(db, 'messages').values()) counts.push(recordsOf(v).length);
+    assert.deepEqual(counts, [2, 2, 2, 1]);
+    assert.deepEqual((await log.list(2n, 10)).map((m) => [m.seq, m.payload[0]]), [
+      [3n, 2],
+      [4n, 3],
+      [5n, 4],
+      [6n, 5],
+      [7n, 6],
+    ]);
+    await db.close();
+    const reopened = await openDatabase(join(d, 'db'), d);
+    const again = await MessageLog.open(reopened);
+    assert.equal(again.size, 7);
+    assert.equal((await again.append(message(100)))?.seq, 8n);
+    await reopened.close();
+  });
+
+  it('reads logs written one record per key (the first format) beside segments', async () => {
+    const d = await dir();
+    let db = await openDatabase(join(d, 'db'), d);
+    const messages = bytesSublevel(db, 'messages');
+    const ids = bytesSublevel(db, 'message-ids');
+    // As the first format wrote them: seq 1 to 3 each under its own key.
+    for (let i = 0; i < 3; i++) {
+      const key = seqKey(BigInt(i + 1));
+      await messages.put(key, encodeRecord(message(i)));
+      await ids.put(message(i).id, key);
+    }
+    await db.close();
+    db = await openDatabase(join(d, 'db'), d);
+    const log = await MessageLog.open(db);
+    assert.equal(log.size, 3);
+    await Promise.all([log.append(message(3)), log.append(message(4))]);
+    assert.deepEqual((await log.list(1n, 10)).map((m) => m.seq), [2n, 3n, 4n, 5n]);
+    assert.equal((await log.get(message(1).id))?.seq, 2n);
+    assert.equal((await log.get(message(4).id))?.seq, 5n);
+    await db.close();
+  });
+
+  it('refuses a damaged segment instead of reading past it', () => {
+    const segment = encodeSegment([encodeRecord(message(1)), encodeRecord(message(2))]);
+    assert.equal(recordsOf(segment).length, 2);
+    assert.throws(() => recordsOf(segment.subarray(0, segment.length - 3)), /damaged message log segment/);
   });
 
   it('refuses a second open of the same directory with a clear message', async () => {
