@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { rng } from '../helpers/fuzz.js';
 import { heaviestOfCycle, linkWeight, nodeRank, pairHash, PATH_WEIGHTS, withWeight } from '../../src/gossip/link-weight.js';
 
 const A = 'aa'.repeat(32);
@@ -38,6 +39,18 @@ describe('gossip link weights', () => {
     for (let w = 1; w <= 20; w++) path = withWeight(path, w);
     assert.equal(path.length, PATH_WEIGHTS);
     assert.deepEqual(path, Array.from({ length: PATH_WEIGHTS }, (_, i) => 20 - i));
+  });
+
+  it('orders whatever order a peer sent its weights in, and leaves the received list as it was', () => {
+    const r = rng(7);
+    for (let round = 0; round < 500; round++) {
+      const received = Array.from({ length: r.int(PATH_WEIGHTS + 1) }, () => r.int(2 ** 32));
+      const copy = [...received];
+      const w = round % 3 === 0 && received.length > 0 ? received[0]! : r.int(2 ** 32);
+      const expected = [...received, w].sort((a, b) => b - a).slice(0, PATH_WEIGHTS);
+      assert.deepEqual(withWeight(received, w), expected);
+      assert.deepEqual(received, copy);
+    }
   });
 
   it('finds the heaviest link of the cycle a duplicate shows, outside the shared part of both paths', () => {
