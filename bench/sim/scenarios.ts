@@ -242,6 +242,43 @@ export function gossipTotals(cluster: SimCluster): {
 
 const GOSSIP_KINDS = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune'];
 
+/** The rooted tree counts as settled after this long with one root and no root or parent change: two beacon periods, by which links outside it have stopped pushing. */
+const TREE_QUIET_MS = 20_000;
+/** Longest wait for the tree to settle before the messages start. */
+const TREE_SETTLE_MAX_MS = 300_000;
+
+/** Root and parent changes over every live node, and how many roots they follow. */
+function treeChanges(cluster: SimCluster): { changes: number; roots: number } {
+  let changes = 0;
+  const roots = new Set<string>();
+  for (const n of cluster.live()) {
+    const t = n.node.gossipTree;
+    if (t === undefined) continue;
+    changes += t.rootChanges + t.parentChanges;
+    roots.add(t.root);
+  }
+  return { changes, roots: roots.size };
+}
+
+/**
+ * Run until the rooted tree has settled (one root, no change for
+ * TREE_QUIET_MS), at most TREE_SETTLE_MAX_MS; ms waited. A flooding
+ * network, with no tree, is settled at once.
+ */
+async function settleTree(sim: Sim): Promise<number> {
+  const start = sim.clock.now();
+  let last = treeChanges(sim.cluster);
+  let quietSince = start;
+  while (sim.clock.now() - start < TREE_SETTLE_MAX_MS) {
+    if (last.roots <= 1 && sim.clock.now() - quietSince >= TREE_QUIET_MS) break;
+    await sim.clock.runFor(1_000);
+    const now = treeChanges(sim.cluster);
+    if (now.changes !== last.changes || now.roots > 1) quietSince = sim.clock.now();
+    last = now;
+  }
+  return sim.clock.now() - start;
+}
+
 export async function bootstrapScenario(o: ScenarioOptions): Promise<Result> {
   const sim = new Sim(o);
   try {
@@ -273,8 +310,10 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
   const sim = new Sim(o);
   try {
     await sim.bootstrap();
-    // Let the bootstrap's lookups and peer exchange die down first.
+    // Let the bootstrap's lookups and peer exchange die down first, and the broadcast tree form.
     await sim.clock.runFor(30_000);
+    const settledMs = await settleTree(sim);
+    const tree0 = treeChanges(sim.cluster);
     const d = diameter(sim.cluster, 32, sim.random);
     const tracker = new DeliveryTracker(sim);
     const live = sim.cluster.live();
@@ -303,6 +342,7 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
     const complete = tracker.deliveredBy.filter((s) => s.size === live.length).length;
     const latencies = tracker.lastMs.map((t, i) => t - tracker.publishedMs[i]!).filter(Number.isFinite);
     const stats = gossipTotals(sim.cluster);
+    const tree1 = treeChanges(sim.cluster);
     return {
       scenario: 'broadcast',
       nodes: o.nodes,
@@ -327,6 +367,9 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
       duplicatesUndecidedPerMessage: round((stats.undecided - stats0.undecided) / o.messages, 2),
       // Ids announced on lazy links, per node and message.
       announcementsPerNodeMessage: round((stats.announced - stats0.announced) / (o.messages * live.length), 2),
+      // Simulated seconds the tree took to settle after the 30 s that follow the bootstrap, and its root and parent changes while the messages ran.
+      treeSettleSeconds: round(settledMs / 1000, 1),
+      treeChangesDuringMessages: tree1.changes - tree0.changes,
       ...treeShape(sim.cluster),
       ...sim.targetStats(),
       ...sim.resources(),
