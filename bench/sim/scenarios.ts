@@ -177,6 +177,8 @@ export class DeliveryTracker {
   /** Nodes that delivered message i, and when the last one did. */
   readonly deliveredBy: Set<number>[] = [];
   readonly lastMs: number[] = [];
+  /** Deliveries by the hop count they arrived with (the last bin holds 255 and more). */
+  readonly hops = new Float64Array(256);
   private readonly subscribed = new Set<number>();
 
   constructor(private readonly sim: Sim) {}
@@ -190,6 +192,7 @@ export class DeliveryTracker {
       const by = this.deliveredBy[i];
       if (by === undefined) return;
       by.add(n.index);
+      this.hops[Math.min(255, m.hops)]!++;
       this.lastMs[i] = this.sim.clock.now();
     });
   }
@@ -246,6 +249,21 @@ const GOSSIP_KINDS = ['gossip', 'gossipIhave', 'gossipGraft', 'gossipPrune'];
 const TREE_QUIET_MS = 20_000;
 /** Longest wait for the tree to settle before the messages start. */
 const TREE_SETTLE_MAX_MS = 300_000;
+
+/** The 99th percentile and the largest of a histogram of hop counts. */
+function hopStats(hist: Float64Array): { deliveryHopsP99: number; deliveryHopsMax: number } {
+  const total = hist.reduce((a, b) => a + b, 0);
+  let seen = 0;
+  let p99 = 0;
+  let max = 0;
+  for (let h = 0; h < hist.length; h++) {
+    if (hist[h]! === 0) continue;
+    max = h;
+    if (seen < 0.99 * total) p99 = h;
+    seen += hist[h]!;
+  }
+  return { deliveryHopsP99: p99, deliveryHopsMax: max };
+}
 
 /** Root and parent changes over every live node, and how many roots they follow. */
 function treeChanges(cluster: SimCluster): { changes: number; roots: number } {
@@ -370,6 +388,8 @@ export async function broadcastScenario(o: ScenarioOptions): Promise<Result> {
       // Simulated seconds the tree took to settle after the 30 s that follow the bootstrap, and its root and parent changes while the messages ran.
       treeSettleSeconds: round(settledMs / 1000, 1),
       treeChangesDuringMessages: tree1.changes - tree0.changes,
+      // Hops the deliveries had travelled: a message is relayed no further than the node's ttl (16 by default).
+      ...hopStats(tracker.hops),
       ...treeShape(sim.cluster),
       ...sim.targetStats(),
       ...sim.resources(),

@@ -105,7 +105,7 @@ export const DEFAULT_TUNING: NodeTuning = {
   maxQueuedBytes: 16 * 1024 * 1024,
   reconnectBaseMs: 500,
   reconnectMaxMs: 30_000,
-  gossipTtl: 16,
+  gossipTtl: 64,
   seenCacheEntries: 100_000,
   seenCacheTtlMs: 10 * 60_000,
   gossipMode: 'tree',

@@ -69,6 +69,17 @@ describe('Node gossip', () => {
     assert.deepEqual(gotD.map((m) => text(m.payload)), ['marker']);
   });
 
+  it('with the default ttl, a message crosses a line of 24 nodes (the rooted tree\'s paths have more hops than the graph\'s diameter)', async () => {
+    const nodes: Node[] = [];
+    for (let i = 0; i < 24; i++) nodes.push(await set.start());
+    for (let i = 0; i + 1 < nodes.length; i++) await link(nodes[i]!, nodes[i + 1]!);
+    const last = collect(nodes[nodes.length - 1]!);
+    await nodes[0]!.broadcast('line', utf8('end to end'));
+    await waitFor('the far end to deliver', () => last.length >= 1);
+    assert.equal(last[0]!.hops, 23);
+    assert.equal(text(last[0]!.payload), 'end to end');
+  });
+
   it('flooding on a 6-node ring with chords: every node delivers each message once, frames bounded by 2 x edges', async () => {
     const nodes: Node[] = [];
     for (let i = 0; i < 6; i++) nodes.push(await set.start({ tuning: { gossipMode: 'flood' } }));
