@@ -128,9 +128,10 @@ function decodeRecord(seq: bigint, bytes: Uint8Array): StoredMessage {
  * A value starting with this byte is a segment: records of consecutive seqs,
  * the first under the segment's key, each preceded by its length as a
  * varint. A single record never starts with it (a protobuf tag is never 0).
- * One LevelDB put per batch of records instead of one per record: the puts'
- * cost on the event loop (classic-level converts each operation) was about
- * a sixth of the 32-node broadcast bench's loop time (docs/protocol.md).
+ * One LevelDB put per batch of records instead of one per record: each
+ * operation costs the event loop (classic-level converts it), and leaving
+ * one of a message's two puts out took about 15% off the 32-node broadcast
+ * bench's loop time per message (docs/protocol.md).
  */
 const SEGMENT = 0x00;
 /** A segment is closed at this many bytes (one record may take it past). */
@@ -161,7 +162,6 @@ export function recordsOf(value: Uint8Array): Uint8Array[] {
 
 /** Most messages written in one LevelDB batch. */
 const MAX_BATCH = 512;
-
 
 interface PendingAppend {
   record: EncodedRecord;
@@ -333,16 +333,17 @@ export class MessageLog {
     if (key === undefined) return undefined;
     const seq = seqFromKey(key);
     const entry = await this.entryHolding(seq);
-    const record = entry === undefined ? undefined : recordsOf(entry.value)[Number(seq - entry.first)];
+    const record = entry?.records[Number(seq - entry.first)];
     return record === undefined ? undefined : decodeRecord(seq, record);
   }
 
-  /** The stored value whose seqs include `seq` (the last entry keyed at or before it), if any. */
-  private async entryHolding(seq: bigint): Promise<{ first: bigint; value: Uint8Array } | undefined> {
+  /** The records of the stored value whose seqs include `seq` (the last entry keyed at or before it), if any. */
+  private async entryHolding(seq: bigint): Promise<{ first: bigint; records: Uint8Array[] } | undefined> {
     if (seq > 0xffffffffffffffffn) return undefined;
     for await (const [key, value] of this.messages.iterator({ lte: seqKey(seq), reverse: true, limit: 1 })) {
       const first = seqFromKey(key);
-      return seq - first < BigInt(recordsOf(value).length) ? { first, value } : undefined;
+      const records = recordsOf(value);
+      return seq - first < BigInt(records.length) ? { first, records } : undefined;
     }
     return undefined;
   }
