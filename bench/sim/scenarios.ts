@@ -452,6 +452,9 @@ export async function churnScenario(o: ScenarioOptions & { minutes: number; frac
     let complete = 0;
     let copies = 0;
     let expected = 0;
+    // Who missed messages: how long each had been running when the message was published.
+    const missedAgesSeconds: number[] = [];
+    const startedAt = new Map(sim.cluster.nodes.map((n) => [n.index, n.startedAtMs]));
     for (let i = 0; i < tracker.publishedMs.length; i++) {
       const until = tracker.publishedMs[i]! + DRAIN_MS;
       const stayed = eligibleAtPublish[i]!.filter((idx) => (killedAt.get(idx) ?? Number.POSITIVE_INFINITY) > until);
@@ -460,6 +463,7 @@ export async function churnScenario(o: ScenarioOptions & { minutes: number; frac
       copies += got;
       expected += stayed.length;
       if (got === stayed.length) complete++;
+      for (const idx of stayed) if (!by.has(idx)) missedAgesSeconds.push((tracker.publishedMs[i]! - startedAt.get(idx)!) / 1000);
     }
     const stats = gossipTotals(sim.cluster);
     const lookups = await sim.lookups(o.lookups);
@@ -476,6 +480,9 @@ export async function churnScenario(o: ScenarioOptions & { minutes: number; frac
       prunes: stats.prunes - stats0.prunes,
       recovered: stats.recovered - stats0.recovered,
       missingDropped: stats.missingDropped - stats0.missingDropped,
+      missedPairs: missedAgesSeconds.length,
+      missedByNodesUnder60s: missedAgesSeconds.filter((a) => a < 60).length,
+      missedNodeAgeP50Seconds: missedAgesSeconds.length === 0 ? null : round(percentile(missedAgesSeconds, 50), 1),
       ...lookups,
       ...sim.targetStats(),
       ...sim.resources(),

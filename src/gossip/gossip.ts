@@ -307,8 +307,25 @@ export class Gossip implements Protocol {
     // per message at 40 nodes). The adverts make it a tree link within a round trip if it is one.
     const pair = pairHash(this.localHex, peer.id);
     const eager = !rooted || !this.hasTreeLink();
-    this.links.set(peer.id, { peer, tree, hints, short, rooted, quietUntil: 0, eagerUntil: Date.now() + this.cfg.treeBeaconMs, eager, pending: [], counters: emptyLinkCounters(), pair });
+    const link: Link = { peer, tree, hints, short, rooted, quietUntil: 0, eagerUntil: Date.now() + this.cfg.treeBeaconMs, eager, pending: [], counters: emptyLinkCounters(), pair };
+    this.links.set(peer.id, link);
     if (rooted) this.rootTree?.addLink(peer.id);
+    if (tree) this.announceRecent(link);
+  }
+
+  /**
+   * Messages still in flight when a link opens have passed this node before
+   * the link existed, so neither a push nor an announcement would reach the
+   * peer: a joining node whose first sessions turn over while a message
+   * crosses the network missed it (churn at 300 and 1,000 nodes,
+   * docs/scale.md). The new link is told the ids of the graft cache (the
+   * last few seconds); a peer that has them ignores them, one that does not
+   * grafts them.
+   */
+  private announceRecent(link: Link): void {
+    const due = Date.now() + this.cfg.ihaveFlushMs;
+    for (const key of this.cache.liveKeys()) link.pending.push({ key, due });
+    if (link.pending.length > 0) this.armFlush(due);
   }
 
   onClose(peer: Peer): void {
@@ -655,11 +672,16 @@ export class Gossip implements Protocol {
     link.pending = later;
     const count = keys.length + ids.length;
     if (count === 0) return;
-    const value = link.short ? create(GossipIHaveSchema, { idPrefixes: prefixesOf(keys) }) : create(GossipIHaveSchema, { ids });
     link.quietUntil = Date.now() + this.cfg.ihaveIntervalMs;
-    if (this.send(link, encode({ case: 'gossipIhave', value }))) {
-      link.counters.ihaveSent += count;
-      this.stats.ihaveSent += count;
+    for (let at = 0; at < count; at += MAX_IDS_PER_FRAME) {
+      const value = link.short
+        ? create(GossipIHaveSchema, { idPrefixes: prefixesOf(keys.slice(at, at + MAX_IDS_PER_FRAME)) })
+        : create(GossipIHaveSchema, { ids: ids.slice(at, at + MAX_IDS_PER_FRAME) });
+      const n = Math.min(MAX_IDS_PER_FRAME, count - at);
+      if (this.send(link, encode({ case: 'gossipIhave', value }))) {
+        link.counters.ihaveSent += n;
+        this.stats.ihaveSent += n;
+      }
     }
   }
 

@@ -82,6 +82,15 @@ export class MessageCache {
     }
   }
 
+  /** Keys of the entries not yet expired, oldest first. */
+  *liveKeys(): IterableIterator<string> {
+    const cutoff = this.now() - this.maxAgeMs;
+    for (let i = this.head; i < this.arrivals.length; i++) {
+      const a = this.arrivals[i]!;
+      if (a.addedMs > cutoff && this.entries.has(a.key)) yield a.key;
+    }
+  }
+
   /** A peer left: it no longer needs to be skipped by announcements. */
   forget(peerId: string): void {
     for (const e of this.entries.values()) {

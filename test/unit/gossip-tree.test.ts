@@ -428,6 +428,40 @@ describe('Gossip tree mode (Plumtree)', () => {
     assert.equal(gossip.stats.graftsSent, 2);
   });
 
+  it('tells a new link the ids of the messages it relayed in the last seconds, so a peer joining mid-flight can graft them', async () => {
+    const { gossip, peers } = await setup({ names: ['aa', 'bb'] });
+    const [a] = peers;
+    const m = message('in flight');
+    await gossip.onMessage(a, gossipEnv(m));
+    const late = fakePeer('dd'.repeat(32));
+    gossip.onOpen(late);
+    const announcement = await late.next((k) => k.case === 'gossipIhave');
+    assert.ok(announcement.case === 'gossipIhave');
+    assert.deepEqual(idsIn(announcement.value), [short(m.id)]);
+    await gossip.onMessage(late, graft(m.id));
+    assert.deepEqual(payloads(late).map((p) => hex(p.id)), [hex(m.id)]);
+  });
+
+  it('splits announcements into frames of at most 256 ids', async () => {
+    const { gossip, peers } = await setup({ names: ['aa'] });
+    const [a] = peers;
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const m = message(`burst ${i}`);
+      ids.push(short(m.id));
+      await gossip.onMessage(a, gossipEnv(m));
+    }
+    const late = fakePeer('dd'.repeat(32));
+    gossip.onOpen(late);
+    await late.next((k) => k.case === 'gossipIhave' && idsIn(k.value).includes(ids[299]!));
+    const frames = late.sent.flatMap((k) => (k.case === 'gossipIhave' ? [idsIn(k.value)] : []));
+    assert.ok(frames.every((f) => f.length <= 256), `frames of ${frames.map((f) => f.length).join(', ')} ids`);
+    assert.deepEqual(frames.flat().sort(), [...ids].sort());
+    // The receiving side accepts each frame.
+    const { gossip: other, peers: otherPeers } = await setup({ names: ['ee'] });
+    for (const k of late.sent) if (k.case === 'gossipIhave') await other.onMessage(otherPeers[0], create(EnvelopeSchema, { kind: k }));
+  });
+
   it('floods to a gossip/1 peer and never prunes or announces to it', async () => {
     const { gossip, peers } = await setup({ names: ['aa', 'bb'] });
     const [a] = peers;
