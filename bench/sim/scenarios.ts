@@ -454,7 +454,6 @@ export async function churnScenario(o: ScenarioOptions & { minutes: number; frac
     let expected = 0;
     // Who missed messages: how long each had been running when the message was published.
     const missedAgesSeconds: number[] = [];
-    const startedAt = new Map(sim.cluster.nodes.map((n) => [n.index, n.startedAtMs]));
     for (let i = 0; i < tracker.publishedMs.length; i++) {
       const until = tracker.publishedMs[i]! + DRAIN_MS;
       const stayed = eligibleAtPublish[i]!.filter((idx) => (killedAt.get(idx) ?? Number.POSITIVE_INFINITY) > until);
@@ -463,7 +462,7 @@ export async function churnScenario(o: ScenarioOptions & { minutes: number; frac
       copies += got;
       expected += stayed.length;
       if (got === stayed.length) complete++;
-      for (const idx of stayed) if (!by.has(idx)) missedAgesSeconds.push((tracker.publishedMs[i]! - startedAt.get(idx)!) / 1000);
+      for (const idx of stayed) if (!by.has(idx)) missedAgesSeconds.push((tracker.publishedMs[i]! - sim.cluster.nodes[idx]!.startedAtMs) / 1000);
     }
     const stats = gossipTotals(sim.cluster);
     const lookups = await sim.lookups(o.lookups);

@@ -82,12 +82,12 @@ export class MessageCache {
     }
   }
 
-  /** Keys of the entries not yet expired, oldest first. */
+  /** Keys of the entries not yet expired, oldest first (arrivals from the head on are exactly the entries). */
   *liveKeys(): IterableIterator<string> {
     const cutoff = this.now() - this.maxAgeMs;
     for (let i = this.head; i < this.arrivals.length; i++) {
       const a = this.arrivals[i]!;
-      if (a.addedMs > cutoff && this.entries.has(a.key)) yield a.key;
+      if (a.addedMs > cutoff) yield a.key;
     }
   }
 
